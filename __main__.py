@@ -1,0 +1,7 @@
+"""Pulumi entry point: a thin composition of the pyroscope_bundle components, driven by stack config."""
+
+from pathlib import Path
+
+from pyroscope_bundle.program import main
+
+main(Path(__file__).resolve().parent)

@@ -1,0 +1,7 @@
+"""Typed, validated stack configuration."""
+
+from pyroscope_bundle.config.errors import ConfigError, Problem
+from pyroscope_bundle.config.loader import load_config
+from pyroscope_bundle.config.model import BundleConfig, Service
+
+__all__ = ["BundleConfig", "ConfigError", "Problem", "Service", "load_config"]

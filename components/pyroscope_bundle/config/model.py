@@ -1,0 +1,354 @@
+"""The typed configuration of one stack: ``pyroscope:server``, ``pyroscope:grafana``,
+``pyroscope:target``, ``pyroscope:services`` and the secret ``pyroscope:authToken``.
+
+Every field has a default a newcomer can leave alone; unknown keys are errors so that typos
+never pass silently. Field descriptions are the documentation: ``docs/configuration.md`` is
+generated from them (``pyroscope-bundle docs``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from pyroscope_bundle import constants
+from pyroscope_bundle.config.types import (
+    CpuField,
+    DnsLabel,
+    DurationField,
+    HttpUrl,
+    IPv4,
+    SizeField,
+    Version,
+    parse_duration,
+    parse_size,
+)
+
+Runtime = Literal["java", "dotnet", "nodejs", "python", "go", "ruby"]
+Platform = Literal["kubernetes", "ecs"]
+ProfileType = Literal["cpu", "wall", "alloc", "lock", "heap", "exceptions", "goroutines", "block", "mutex"]
+
+
+class Model(BaseModel):
+    """Base for every config section: camelCase keys as in Pulumi stack files, no unknown keys."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        validate_default=True,
+    )
+
+
+# --- pyroscope:server ---------------------------------------------------------------------------
+
+
+class Storage(Model):
+    size: SizeField = Field(
+        default=parse_size("10Gi"),
+        description="Size of the data volume (Kubernetes PVC). At least 1Gi; see docs/sizing.md.",
+    )
+    storage_class: str | None = Field(
+        default=None, description="Kubernetes StorageClass of the data volume; null uses the cluster default."
+    )
+
+
+class ResourceAmounts(Model):
+    cpu: CpuField = Field(default="500m", description="CPU, as a Kubernetes quantity (250m, 1, 1.5).")
+    memory: SizeField = Field(default=parse_size("1Gi"), description="Memory, as a Kubernetes quantity.")
+
+
+class Resources(Model):
+    requests: ResourceAmounts = Field(default_factory=ResourceAmounts, description="Guaranteed resources.")
+    limits: ResourceAmounts = Field(
+        default_factory=lambda: ResourceAmounts(cpu="2", memory=parse_size("4Gi")),
+        description="Upper bounds; memory is also the Docker container's memory limit.",
+    )
+
+
+class DockerServer(Model):
+    publish_address: IPv4 = Field(
+        default="127.0.0.1",
+        description=(
+            "Host address the Pyroscope (or gateway) port is published on. The OSS server has no "
+            "authentication: anything other than 127.0.0.1 exposes it to the network."
+        ),
+    )
+    host_port: int = Field(default=constants.PYROSCOPE_HTTP_PORT, ge=1, le=65535, description="Host port.")
+    network_name: DnsLabel = Field(default="pyroscope", description="User-defined bridge network name.")
+    volume_name: DnsLabel = Field(
+        default="pyroscope-data", description="Named Docker volume that holds the profiling data."
+    )
+
+
+class AllowedClient(Model):
+    namespace: DnsLabel = Field(description="Namespace whose pods may reach Pyroscope.")
+    pod_labels: dict[str, str] = Field(
+        default_factory=dict, description="Only pods with these labels (empty: every pod of the namespace)."
+    )
+
+
+class Ingress(Model):
+    enabled: bool = Field(
+        default=False,
+        description="Expose Pyroscope through an Ingress. Off: the OSS server has no authentication.",
+    )
+    host: str | None = Field(default=None, description="Ingress host name (required when enabled).")
+    class_name: str | None = Field(default=None, description="IngressClass name.")
+    tls_secret_name: str | None = Field(default=None, description="TLS Secret for the host.")
+
+
+class HelmObjectStorage(Model):
+    bucket_name: DnsLabel | None = Field(
+        default=None, description="S3 bucket to create for profile blocks; null derives one from the stack."
+    )
+    region: str = Field(default="us-east-1", description="AWS region of the bucket.")
+    irsa_role_arn: str | None = Field(
+        default=None,
+        description="IAM role for the Pyroscope service account (IRSA). Null: credentials from a Secret.",
+    )
+
+
+class Helm(Model):
+    chart_version: Version = Field(
+        default="1.18.1", description="Version of the official grafana/pyroscope Helm chart (pinned)."
+    )
+    object_storage: HelmObjectStorage = Field(
+        default_factory=HelmObjectStorage, description="Object storage shared by the microservices."
+    )
+
+
+class KubernetesServer(Model):
+    namespace: DnsLabel = Field(default="pyroscope", description="Namespace Pyroscope runs in.")
+    create_namespace: bool = Field(default=True, description="Create the namespace (false: it exists).")
+    mode: Literal["single-binary", "microservices"] = Field(
+        default="single-binary",
+        description=(
+            "single-binary: a StatefulSet with a PVC (one node). microservices: the official Helm "
+            "chart with object storage, for scale past one node."
+        ),
+    )
+    allow_from: list[AllowedClient] = Field(
+        default_factory=list,
+        description=(
+            "Extra clients the NetworkPolicy admits on the HTTP port. The namespaces of wired "
+            "Kubernetes services and of the Grafana sidecar are admitted automatically."
+        ),
+    )
+    ingress: Ingress = Field(default_factory=Ingress, description="Optional Ingress (off).")
+    helm: Helm = Field(default_factory=Helm, description="Settings for mode=microservices.")
+
+
+class Gateway(Model):
+    enabled: bool | None = Field(
+        default=None,
+        description=(
+            "Authenticating nginx gateway in front of Pyroscope. null: on for the kubernetes "
+            "backend, off for docker."
+        ),
+    )
+    version: Version = Field(default="1.29.3", description="nginxinc/nginx-unprivileged image tag.")
+
+
+class Server(Model):
+    enabled: bool = Field(default=True, description="Deploy a Pyroscope server in this stack.")
+    backend: Literal["docker", "kubernetes"] = Field(
+        default="docker", description="Where the server runs: docker (this host) or kubernetes."
+    )
+    version: Version = Field(
+        default=constants.PYROSCOPE_DEFAULT_VERSION,
+        description=(
+            "grafana/pyroscope image tag. 2.x (default) and 1.x are supported; retention is "
+            "rendered with the keys of the selected major version."
+        ),
+    )
+    retention: DurationField = Field(
+        default=parse_duration("30d"),
+        description="How long profiles are kept before they are deleted (1h to 10y).",
+    )
+    multitenancy: bool = Field(
+        default=False, description="Require an X-Scope-OrgID tenant on every request."
+    )
+    tenants: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Tenants the gateway issues credentials for (multitenancy only).",
+    )
+    storage: Storage = Field(default_factory=Storage, description="Data volume.")
+    resources: Resources = Field(default_factory=Resources, description="Requests and limits.")
+    protect: bool = Field(
+        default=False,
+        description="Pulumi-protect data-holding resources (volume, PVC, bucket) from deletion.",
+    )
+    docker: DockerServer = Field(default_factory=DockerServer, description="Settings for backend=docker.")
+    kubernetes: KubernetesServer = Field(
+        default_factory=KubernetesServer, description="Settings for backend=kubernetes."
+    )
+    gateway: Gateway = Field(default_factory=Gateway, description="Authenticating gateway.")
+
+
+# --- pyroscope:grafana --------------------------------------------------------------------------
+
+
+class Datasource(Model):
+    name: str = Field(default="Pyroscope", min_length=1, description="Datasource name shown in Grafana.")
+    uid: DnsLabel = Field(default="pyroscope", description="Stable datasource uid (dashboards link to it).")
+    is_default: bool = Field(default=False, description="Make it Grafana's default datasource.")
+    min_step: DurationField = Field(default=parse_duration("15s"), description="jsonData.minStep.")
+
+
+class Tempo(Model):
+    url: HttpUrl | None = Field(
+        default=None, description="Tempo URL; set it to provision a Tempo datasource linked to profiles."
+    )
+    datasource_uid: DnsLabel = Field(default="tempo", description="uid of the Tempo datasource.")
+
+
+class DockerGrafana(Model):
+    publish_address: IPv4 = Field(default="127.0.0.1", description="Host address Grafana is published on.")
+    host_port: int = Field(default=constants.GRAFANA_HTTP_PORT, ge=1, le=65535, description="Host port.")
+    volume_name: DnsLabel = Field(default="grafana-data", description="Named volume for Grafana's data.")
+
+
+class Sidecar(Model):
+    namespace: DnsLabel = Field(default="monitoring", description="Namespace of the Grafana Helm release.")
+    label: str = Field(default=constants.GRAFANA_SIDECAR_LABEL, description="Label the sidecar watches.")
+    label_value: str = Field(default=constants.GRAFANA_SIDECAR_LABEL_VALUE, description="Its value.")
+
+
+class GrafanaApi(Model):
+    url: HttpUrl | None = Field(
+        default=None,
+        description="URL of an existing Grafana; its credentials come from the grafana:auth provider config.",
+    )
+
+
+class Grafana(Model):
+    mode: Literal["docker", "kubernetes-sidecar", "api", "none"] | None = Field(
+        default=None,
+        description=(
+            "docker: run Grafana next to the server; kubernetes-sidecar: a ConfigMap for the Grafana "
+            "Helm chart's sidecar; api: create the datasource in an existing Grafana; none. null: "
+            "docker for the docker backend, kubernetes-sidecar for kubernetes."
+        ),
+    )
+    version: Version = Field(
+        default=constants.GRAFANA_DEFAULT_VERSION,
+        description="Grafana version (image tag for docker; decides the datasource type id).",
+    )
+    datasource: Datasource = Field(default_factory=Datasource, description="The Pyroscope datasource.")
+    tempo: Tempo = Field(default_factory=Tempo, description="Optional trace-to-profile link.")
+    docker: DockerGrafana = Field(default_factory=DockerGrafana, description="Settings for mode=docker.")
+    sidecar: Sidecar = Field(default_factory=Sidecar, description="Settings for mode=kubernetes-sidecar.")
+    api: GrafanaApi = Field(default_factory=GrafanaApi, description="Settings for mode=api.")
+
+
+# --- pyroscope:target ---------------------------------------------------------------------------
+
+
+class ExistingSecrets(Model):
+    aws_secret_arn: str | None = Field(
+        default=None,
+        description="Existing Secrets Manager secret (JSON) holding the credentials; null creates one.",
+    )
+    kms_key_arn: str | None = Field(
+        default=None, description="Customer-managed KMS key of that secret (adds kms:Decrypt)."
+    )
+    kubernetes_secret_name: DnsLabel | None = Field(
+        default=None, description="Existing Kubernetes Secret in each service namespace; null creates one."
+    )
+
+
+class Target(Model):
+    enabled: bool = Field(default=True, description="Global profiling switch: false removes all wiring.")
+    kind: Literal["self", "external", "grafana-cloud"] = Field(
+        default="self",
+        description="self: this stack's server; external: another Pyroscope; grafana-cloud: Grafana Cloud Profiles.",
+    )
+    url: HttpUrl | None = Field(default=None, description="Server address (required unless kind=self).")
+    basic_auth_user: str | None = Field(
+        default=None,
+        description="Basic-auth user (Grafana Cloud: the stack's numeric user id); password is authToken.",
+    )
+    tenant_id: str | None = Field(
+        default=None, description="X-Scope-OrgID tenant (multi-tenant servers only; not Grafana Cloud)."
+    )
+    existing_secrets: ExistingSecrets = Field(
+        default_factory=ExistingSecrets, description="Reuse secrets managed elsewhere."
+    )
+
+
+# --- pyroscope:services -------------------------------------------------------------------------
+
+
+class KubernetesService(Model):
+    namespace: DnsLabel | None = Field(default=None, description="Namespace of the Deployment (required).")
+    deployment: DnsLabel | None = Field(
+        default=None, description="Existing Deployment to patch; null: the service name."
+    )
+    containers: list[DnsLabel] = Field(
+        default_factory=list, description="Containers to wire; empty: every container."
+    )
+
+
+class EcsService(Model):
+    container_definitions: str | None = Field(
+        default=None,
+        description="Container-definition JSON file, relative to the repository root (required), e.g. configs/ecs/api.json.",
+    )
+    family: DnsLabel | None = Field(default=None, description="Task definition family; null: the service name.")
+    cpu: str = Field(default="256", description="Task CPU units (Fargate).")
+    memory: str = Field(default="512", description="Task memory in MiB (Fargate).")
+    execution_role_name: str | None = Field(
+        default=None, description="Existing task execution role to grant the secret to; null creates one."
+    )
+    containers: list[str] = Field(default_factory=list, description="Containers to wire; empty: every container.")
+
+
+class Service(Model):
+    name: DnsLabel = Field(description="Service name (unique); the default application name.")
+    platform: Platform = Field(description="kubernetes (a Deployment) or ecs (a task definition).")
+    runtime: Runtime = Field(description="Language runtime: java, dotnet, nodejs, python, go or ruby.")
+    enabled: bool = Field(default=True, description="Profile this service.")
+    application_name: str | None = Field(
+        default=None, description="Pyroscope application name; null: the service name."
+    )
+    version: str | None = Field(default=None, description="Value of the `version` tag.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Extra static tags.")
+    sample_rate: int = Field(default=100, ge=1, le=1000, description="Samples per second (Hz).")
+    profile_types: list[ProfileType] = Field(
+        default_factory=lambda: ["cpu"], description="Profile types to collect where the SDK can choose."
+    )
+    kubernetes: KubernetesService = Field(
+        default_factory=KubernetesService, description="Settings for platform=kubernetes."
+    )
+    ecs: EcsService = Field(default_factory=EcsService, description="Settings for platform=ecs.")
+
+
+class BundleConfig(Model):
+    """The whole validated stack configuration (without secrets, which stay Pulumi Outputs)."""
+
+    stack: str = Field(description="Stack (environment) name; the `environment` tag.")
+    server: Server = Field(default_factory=Server)
+    grafana: Grafana = Field(default_factory=Grafana)
+    target: Target = Field(default_factory=Target)
+    services: list[Service] = Field(default_factory=list)
+    auth_token_set: bool = Field(default=False, description="Whether pyroscope:authToken is set.")
+
+    @property
+    def grafana_mode(self) -> str:
+        if self.grafana.mode is not None:
+            return self.grafana.mode
+        if not self.server.enabled:
+            return "none"
+        return "docker" if self.server.backend == "docker" else "kubernetes-sidecar"
+
+    @property
+    def gateway_enabled(self) -> bool:
+        if not self.server.enabled:
+            return False
+        if self.server.gateway.enabled is not None:
+            return self.server.gateway.enabled
+        return self.server.backend == "kubernetes"

@@ -1,0 +1,41 @@
+"""Read the ``pyroscope:*`` keys from Pulumi's config, for :func:`load_config`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from pyroscope_bundle import constants
+from pyroscope_bundle.config.errors import ConfigError, Problem, key_path
+
+_PREFIX = f"{constants.PROJECT_NAME}:"
+
+
+def read_raw_config() -> tuple[dict[str, Any], pulumi.Output[str] | None]:
+    """Every key of the project namespace (parsed), and the auth token as a secret Output.
+
+    The token is returned separately and never enters the validated model, so it cannot leak
+    into anything built from plain configuration.
+    """
+    keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    raw: dict[str, Any] = {}
+    problems: list[Problem] = []
+    for full_key in sorted(k for k in keys if k.startswith(_PREFIX)):
+        key = full_key[len(_PREFIX):]
+        if key == "authToken":
+            raw[key] = True
+            continue
+        text = runtime_config.get_config(full_key)
+        try:
+            raw[key] = json.loads(text) if isinstance(text, str) else text
+        except json.JSONDecodeError:
+            if key in ("server", "grafana", "target", "services"):
+                problems.append(Problem(key_path(key), "is not structured configuration (an object or list)", text))
+            raw[key] = text
+    if problems:
+        raise ConfigError(problems)
+    token = pulumi.Config(constants.PROJECT_NAME).get_secret("authToken")
+    return raw, token

@@ -1,0 +1,1 @@
+"""Offline render: run the real program under Pulumi mocks and write what it would deploy."""

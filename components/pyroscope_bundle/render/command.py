@@ -1,0 +1,82 @@
+"""``pyroscope-bundle render``: what a stack would deploy, written to a directory, no cloud needed."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+
+from pyroscope_bundle.config import ConfigError
+from pyroscope_bundle.render.runner import ProgramRun, run_program
+from pyroscope_bundle.render.stackfile import StackConfig, StackFileError, apply_override, read_stack_file
+from pyroscope_bundle.render.writer import write_render
+
+
+class RenderError(Exception):
+    """A render that could not run: bad config or flags. Its text is for the user as is."""
+
+
+@dataclass
+class RenderResult:
+    run: ProgramRun
+    counts: dict[str, int]
+
+
+def load_stack_config(project_dir: Path, stack: str, sets: list[str], secret_sets: list[str]) -> StackConfig:
+    try:
+        config = read_stack_file(project_dir, stack)
+        for assignment in sets:
+            apply_override(config, assignment, secret=False, flag="--set")
+        for assignment in secret_sets:
+            apply_override(config, assignment, secret=True, flag="--set-secret")
+    except StackFileError as error:
+        raise RenderError(str(error)) from None
+    return config
+
+
+def run_stack(project_dir: Path, stack: str, config: StackConfig) -> ProgramRun:
+    """Run the real program for ``stack`` under mocks; bad config raises :class:`RenderError`."""
+    from pyroscope_bundle.program import main
+
+    try:
+        return run_program(
+            lambda: main(project_dir),
+            stack=stack,
+            config=config.values,
+            secret_keys=sorted(config.secret_keys),
+        )
+    except (pulumi.RunError, ConfigError) as error:
+        raise RenderError(str(error)) from None
+
+
+def render(
+    project_dir: Path, stack: str, out_dir: Path, sets: list[str] | None = None, secret_sets: list[str] | None = None
+) -> RenderResult:
+    config = load_stack_config(project_dir, stack, sets or [], secret_sets or [])
+    run = run_stack(project_dir, stack, config)
+    counts = write_render(run, out_dir, stack)
+    return RenderResult(run=run, counts=counts)
+
+
+def summary(stack: str, out_dir: Path, result: RenderResult) -> str:
+    by_type = Counter(record.type for record in result.run.recording.resources)
+    counts = result.counts
+    lines = [
+        f"{stack}: {counts['resources']} resources, {counts['kubernetes']} Kubernetes objects, "
+        f"{counts['ecs']} ECS task definitions, {counts['files']} config files -> {out_dir}"
+    ]
+    lines += [f"    {count:3d}  {token}" for token, count in sorted(by_type.items())]
+    return "\n".join(lines)
+
+
+def render_command(project_dir: Path, stack: str, out_dir: Path, sets: list[str], secret_sets: list[str]) -> int:
+    try:
+        result = render(project_dir, stack, out_dir, sets, secret_sets)
+    except RenderError as error:
+        print(f"error: stack {stack}: {error}", file=sys.stderr)
+        return 2
+    print(summary(stack, out_dir, result))
+    return 0

@@ -1,0 +1,149 @@
+"""Pulumi mocks that record every registration the way the engine would see it.
+
+The stock mock monitor hands ``new_resource`` only the inputs. Review output also needs the
+resource options (protect, retainOnDelete, dependsOn, ...) and must show what transforms
+change, which the mock monitor records but does not run. :class:`RecordingMonitor` applies the
+registered stack transforms and the resource's own transforms, as the engine does, and keeps
+the transformed inputs with their options.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks, _resolve_callbacks
+from pulumi.runtime.sync_await import _sync_await
+
+FAKE_ACCOUNT_ID = "123456789012"
+FAKE_REGION = "us-east-1"
+
+
+@dataclass
+class RecordedResource:
+    """One resource registration, after transforms."""
+
+    type: str
+    name: str
+    urn: str
+    parent_urn: str
+    custom: bool
+    remote: bool
+    options: dict[str, Any]
+    dependency_urns: list[str]
+    inputs: dict[str, Any]
+
+
+@dataclass
+class Recording:
+    resources: list[RecordedResource] = field(default_factory=list)
+    logs: list[tuple[str, str]] = field(default_factory=list)
+
+
+def placeholder(kind: str, name: str) -> str:
+    """A stable, opaque stand-in for a value only the engine or a provider could produce."""
+    digest = hashlib.sha256(f"{kind}/{name}".encode()).hexdigest()[:12]
+    return f"mock-{kind}-{digest}"
+
+
+class BundleMocks(Mocks):
+    """Computed outputs shaped like the real providers' (ARNs, names, generated passwords)."""
+
+    def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
+        state: dict[str, Any] = dict(args.inputs)
+        name = args.name
+        token = args.typ
+        physical_name = state.get("name") if isinstance(state.get("name"), str) else name
+        if token == "aws:secretsmanager/secret:Secret":
+            arn = f"arn:aws:secretsmanager:{FAKE_REGION}:{FAKE_ACCOUNT_ID}:secret:{physical_name}-AbCdEf"
+            state.update(arn=arn, name=physical_name)
+            return arn, state
+        if token == "aws:iam/role:Role":
+            state.update(arn=f"arn:aws:iam::{FAKE_ACCOUNT_ID}:role/{physical_name}", name=physical_name)
+        elif token == "aws:iam/policy:Policy":
+            state.update(arn=f"arn:aws:iam::{FAKE_ACCOUNT_ID}:policy/{physical_name}", name=physical_name)
+        elif token == "aws:s3/bucket:Bucket" or token == "aws:s3/bucketV2:BucketV2":
+            bucket = state.get("bucket") or physical_name
+            state.update(arn=f"arn:aws:s3:::{bucket}", bucket=bucket)
+        elif token == "aws:ecs/taskDefinition:TaskDefinition":
+            family = state.get("family", name)
+            state.update(
+                arn=f"arn:aws:ecs:{FAKE_REGION}:{FAKE_ACCOUNT_ID}:task-definition/{family}:1", revision=1
+            )
+        elif token.startswith("aws:"):
+            service = token.split(":")[1].split("/")[0]
+            state.setdefault("arn", f"arn:aws:{service}:{FAKE_REGION}:{FAKE_ACCOUNT_ID}:{physical_name}")
+        elif token in ("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString"):
+            state["result"] = rpc.wrap_rpc_secret(placeholder("password", name))
+            state["bcryptHash"] = rpc.wrap_rpc_secret(placeholder("bcrypt", name))
+        elif token == "docker:index/remoteImage:RemoteImage":
+            state.setdefault("repoDigest", f"{state.get('name', name)}@sha256:{'0' * 64}")
+            state.setdefault("imageId", placeholder("image", name))
+        return f"{name}-id", state
+
+    def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": FAKE_ACCOUNT_ID, "arn": f"arn:aws:iam::{FAKE_ACCOUNT_ID}:user/render", "userId": "render"}, None
+        if args.token in ("aws:index/getRegion:getRegion",):
+            return {"name": FAKE_REGION, "region": FAKE_REGION, "id": FAKE_REGION}, None
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
+        return {}, None
+
+
+class RecordingMonitor(MockMonitor):
+    """A mock monitor that applies transforms like the engine and records options and inputs."""
+
+    def __init__(self, mocks: Mocks) -> None:
+        super().__init__(mocks)
+        self.recording = Recording()
+        self.stack_outputs: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)
+        props = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        own = _resolve_callbacks(request.transforms)
+        for transform in [*own, *self._stack_transforms]:
+            result = transform(
+                pulumi.ResourceTransformArgs(
+                    custom=request.custom,
+                    type_=request.type,
+                    name=request.name,
+                    props=props,
+                    opts=pulumi.ResourceOptions(),
+                )
+            )
+            if isinstance(result, Awaitable):
+                result = _sync_await(result)
+            if result is not None:
+                props = result.props
+        request.object.CopyFrom(_sync_await(rpc.serialize_properties(props, {})))
+        response = super().RegisterResource(request)
+        options = {
+            "protect": bool(request.protect),
+            "retainOnDelete": bool(request.retainOnDelete),
+            "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+            "ignoreChanges": sorted(request.ignoreChanges),
+            "replaceOnChanges": sorted(request.replaceOnChanges),
+        }
+        record = RecordedResource(
+            type=request.type,
+            name=request.name,
+            urn=response.urn,
+            parent_urn=request.parent,
+            custom=bool(request.custom),
+            remote=bool(request.remote),
+            options=options,
+            dependency_urns=list(request.dependencies),
+            inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+        )
+        with self._lock:
+            self.recording.resources.append(record)
+        return response

@@ -1,0 +1,73 @@
+"""Run a Pulumi program in-process under :class:`RecordingMonitor` and collect what it registers."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from pyroscope_bundle import constants
+from pyroscope_bundle.render.mocks import BundleMocks, Recording, RecordingMonitor
+
+
+@dataclass
+class ProgramRun:
+    recording: Recording
+    outputs: dict[str, Any]
+    secret_outputs: set[str]
+
+
+def pulumi_config_values(config: Mapping[str, Any]) -> dict[str, str]:
+    """Stack-file values as the engine hands them to a program: structured values as JSON."""
+    return {
+        key: value if isinstance(value, str) else json.dumps(value)
+        for key, value in config.items()
+    }
+
+
+def run_program(
+    program: Callable[[], None],
+    *,
+    stack: str,
+    config: Mapping[str, Any],
+    secret_keys: list[str],
+    mocks: BundleMocks | None = None,
+) -> ProgramRun:
+    """Run ``program`` for ``stack`` with ``config`` (``namespace:key`` -> value) under mocks.
+
+    A fresh event loop with a one-thread executor keeps the registration order (and thus the
+    render) deterministic; options are reset afterwards so runs do not leak into each other.
+    """
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+    asyncio.set_event_loop(loop)
+    monitor = RecordingMonitor(mocks or BundleMocks())
+    try:
+        pulumi.runtime.set_mocks(
+            monitor.mocks, project=constants.PROJECT_NAME, stack=stack, preview=False, monitor=monitor
+        )
+        pulumi.runtime.set_all_config(pulumi_config_values(config), secret_keys)
+        pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
+        _sync_await(run_pulumi_func(program))
+        root = pulumi.runtime.get_root_resource()
+        exported: dict[str, Any] = dict(getattr(root, "outputs", {}) or {})
+        outputs: dict[str, Any] = {}
+        secret: set[str] = set()
+        for name, value in exported.items():
+            output = pulumi.Output.from_input(value)
+            outputs[name] = _sync_await(output.future())
+            if _sync_await(output.is_secret()):
+                secret.add(name)
+        return ProgramRun(recording=monitor.recording, outputs=outputs, secret_outputs=secret)
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+        pulumi.runtime.reset_options()
+        asyncio.set_event_loop(None)
+        loop.close()
