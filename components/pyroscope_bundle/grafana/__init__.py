@@ -10,4 +10,17 @@ from pyroscope_bundle.endpoints import ServerDeployment
 
 def deploy_grafana(config: BundleConfig, server: ServerDeployment | None) -> dict[str, Any]:
     """Register the datasource for ``config.grafana_mode``; return stack outputs."""
+    mode = config.grafana_mode
+    if mode == "docker":
+        from pyroscope_bundle.grafana.docker import deploy_docker_grafana
+
+        return deploy_docker_grafana(config, server)
+    if mode == "kubernetes-sidecar":
+        from pyroscope_bundle.grafana.kubernetes import deploy_sidecar_datasource
+
+        return deploy_sidecar_datasource(config, server)
+    if mode == "api":
+        from pyroscope_bundle.grafana.api import deploy_api_datasource
+
+        return deploy_api_datasource(config, server)
     return {}
