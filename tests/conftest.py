@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from pyroscope_bundle.render.command import RenderResult, render
+
 from tests.harness import PROJECT_DIR, STACKS
 
 

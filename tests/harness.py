@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from pulumi.runtime import rpc
-
 from pyroscope_bundle import constants
 from pyroscope_bundle.program import main
 from pyroscope_bundle.render.mocks import RecordedResource
@@ -105,7 +104,9 @@ def deploy_with(
     ``secrets`` are set as secret config keys (e.g. ``{"authToken": "..."}``); ``extra`` holds
     other namespaces' keys (``{"aws:region": "eu-west-1"}``).
     """
-    values: dict[str, Any] = {f"{constants.PROJECT_NAME}:{key}": value for key, value in (config or {}).items()}
+    values: dict[str, Any] = {
+        f"{constants.PROJECT_NAME}:{key}": value for key, value in (config or {}).items()
+    }
     values.update({f"{constants.PROJECT_NAME}:{key}": value for key, value in (secrets or {}).items()})
     values.update(extra or {})
     secret_keys = [f"{constants.PROJECT_NAME}:{key}" for key in (secrets or {})]

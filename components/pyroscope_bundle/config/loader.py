@@ -63,6 +63,10 @@ def _problem(detail: ErrorDetails) -> Problem:
         return Problem(path, "is required", has_value=False)
     if kind == "value_error":
         message = str(detail.get("ctx", {}).get("error", detail["msg"]))
+    elif kind in ("model_type", "dict_type"):
+        message = "is not a mapping of settings; see docs/configuration.md for the keys"
+    elif kind == "list_type":
+        message = "is not a list"
     else:
         message = f"is not allowed: {detail['msg'][0].lower()}{detail['msg'][1:]}"
     return Problem(path, message, detail.get("input"))
@@ -74,9 +78,7 @@ def _allowed_keys(top: str, loc: list[Any]) -> list[str]:
     for part in [top, *loc]:
         if isinstance(part, int):
             continue
-        field = next(
-            (f for name, f in model.model_fields.items() if part in (name, f.alias)), None
-        )
+        field = next((f for name, f in model.model_fields.items() if part in (name, f.alias)), None)
         annotation = getattr(field, "annotation", None)
         inner = _model_in(annotation)
         if inner is None:
@@ -102,16 +104,21 @@ def cross_check(config: BundleConfig, project_root: Path | None = None) -> list[
 
     major = version_tuple(server.version)[0]
     if major not in constants.PYROSCOPE_SUPPORTED_MAJORS:
-        majors = ", ".join(f"{m}.x" for m in constants.PYROSCOPE_SUPPORTED_MAJORS)
+        majors = " or ".join(f"{m}.x" for m in constants.PYROSCOPE_SUPPORTED_MAJORS)
         problems.append(
-            Problem(key_path("server", "version"), f"is not supported; use a {majors} version", server.version)
+            Problem(
+                key_path("server", "version"),
+                f"is not supported; use a {majors} version (default {constants.PYROSCOPE_DEFAULT_VERSION})",
+                server.version,
+            )
         )
     retention = server.retention
     if retention.seconds < constants.PYROSCOPE_MIN_RETENTION_SECONDS:
         problems.append(
             Problem(
                 key_path("server", "retention"),
-                "is shorter than one block (1h): data would be deleted before it is compacted; use at least 1h",
+                "is shorter than one block (1h): data would be deleted before it is compacted; "
+                "use at least 1h",
                 retention.text,
             )
         )
@@ -131,30 +138,59 @@ def cross_check(config: BundleConfig, project_root: Path | None = None) -> list[
             )
     if server.tenants and not server.multitenancy:
         problems.append(
-            Problem(key_path("server", "tenants"), "needs pyroscope:server.multitenancy: true", server.tenants)
+            Problem(
+                key_path("server", "tenants"), "needs pyroscope:server.multitenancy: true", server.tenants
+            )
         )
     ingress = server.kubernetes.ingress
     if ingress.enabled and not ingress.host:
-        problems.append(Problem(key_path("server", "kubernetes", "ingress", "host"), "is required when the ingress is enabled", has_value=False))
+        problems.append(
+            Problem(
+                key_path("server", "kubernetes", "ingress", "host"),
+                "is required when the ingress is enabled",
+                has_value=False,
+            )
+        )
 
     grafana_major_minor = version_tuple(grafana.version)[:2]
     if grafana_major_minor < constants.GRAFANA_MIN_SUPPORTED or grafana_major_minor[0] > 13:
         problems.append(
             Problem(
                 key_path("grafana", "version"),
-                "is not supported; use Grafana 9.4 to 13.x (10.1+ gets the grafana-pyroscope-datasource type)",
+                "is not supported; use Grafana 9.4 to 13.x "
+                "(10.1+ gets the grafana-pyroscope-datasource type)",
                 grafana.version,
             )
         )
     mode = config.grafana_mode
     if mode == "api" and not grafana.api.url:
-        problems.append(Problem(key_path("grafana", "api", "url"), "is required when pyroscope:grafana.mode is api", has_value=False))
+        problems.append(
+            Problem(
+                key_path("grafana", "api", "url"),
+                "is required when pyroscope:grafana.mode is api",
+                has_value=False,
+            )
+        )
     if mode in ("docker", "kubernetes-sidecar") and not server.enabled and target.kind == "self":
-        problems.append(Problem(key_path("grafana", "mode"), "needs a server: pyroscope:server.enabled is false", mode))
+        problems.append(
+            Problem(key_path("grafana", "mode"), "needs a server: pyroscope:server.enabled is false", mode)
+        )
     if server.enabled and mode == "docker" and server.backend != "docker":
-        problems.append(Problem(key_path("grafana", "mode"), "docker needs pyroscope:server.backend: docker; use kubernetes-sidecar or api", mode))
+        problems.append(
+            Problem(
+                key_path("grafana", "mode"),
+                "needs pyroscope:server.backend: docker; use kubernetes-sidecar or api",
+                mode,
+            )
+        )
     if server.enabled and mode == "kubernetes-sidecar" and server.backend != "kubernetes":
-        problems.append(Problem(key_path("grafana", "mode"), "kubernetes-sidecar needs pyroscope:server.backend: kubernetes; use docker or api", mode))
+        problems.append(
+            Problem(
+                key_path("grafana", "mode"),
+                "needs pyroscope:server.backend: kubernetes; use docker or api",
+                mode,
+            )
+        )
 
     problems += _check_target(config)
     problems += _check_services(config, project_root)
@@ -166,31 +202,98 @@ def _check_target(config: BundleConfig) -> list[Problem]:
     target, server = config.target, config.server
     if target.kind == "self":
         if not server.enabled:
-            problems.append(Problem(key_path("target", "kind"), "needs pyroscope:server.enabled: true; or use external / grafana-cloud", target.kind))
+            problems.append(
+                Problem(
+                    key_path("target", "kind"),
+                    "needs pyroscope:server.enabled: true; or use external / grafana-cloud",
+                    target.kind,
+                )
+            )
         if target.url:
-            problems.append(Problem(key_path("target", "url"), "must not be set for kind self (the address is the stack's own server)", target.url))
+            problems.append(
+                Problem(
+                    key_path("target", "url"),
+                    "must not be set for kind self (the address is the stack's own server)",
+                    target.url,
+                )
+            )
         if target.basic_auth_user:
-            problems.append(Problem(key_path("target", "basicAuthUser"), "must not be set for kind self (the gateway issues credentials)", target.basic_auth_user))
+            problems.append(
+                Problem(
+                    key_path("target", "basicAuthUser"),
+                    "must not be set for kind self (the gateway issues credentials)",
+                    target.basic_auth_user,
+                )
+            )
         if target.tenant_id is not None and not server.multitenancy:
-            problems.append(Problem(key_path("target", "tenantId"), "is set but pyroscope:server.multitenancy is false", target.tenant_id))
+            problems.append(
+                Problem(
+                    key_path("target", "tenantId"),
+                    "is set but pyroscope:server.multitenancy is false",
+                    target.tenant_id,
+                )
+            )
         if target.tenant_id is not None and server.tenants and target.tenant_id not in server.tenants:
-            problems.append(Problem(key_path("target", "tenantId"), f"is not one of pyroscope:server.tenants ({', '.join(server.tenants)})", target.tenant_id))
+            problems.append(
+                Problem(
+                    key_path("target", "tenantId"),
+                    f"is not one of pyroscope:server.tenants ({', '.join(server.tenants)})",
+                    target.tenant_id,
+                )
+            )
         if server.multitenancy and target.tenant_id is None and config.services:
-            problems.append(Problem(key_path("target", "tenantId"), "is required: pyroscope:server.multitenancy is true", has_value=False))
-    else:
-        if not target.url:
-            problems.append(Problem(key_path("target", "url"), f"is required for kind {target.kind}", has_value=False))
+            problems.append(
+                Problem(
+                    key_path("target", "tenantId"),
+                    "is required: pyroscope:server.multitenancy is true",
+                    has_value=False,
+                )
+            )
+    elif not target.url:
+        problems.append(
+            Problem(key_path("target", "url"), f"is required for kind {target.kind}", has_value=False)
+        )
     if target.kind == "grafana-cloud":
         if not target.basic_auth_user:
-            problems.append(Problem(key_path("target", "basicAuthUser"), "is required for Grafana Cloud (the stack's numeric user id)", has_value=False))
+            problems.append(
+                Problem(
+                    key_path("target", "basicAuthUser"),
+                    "is required for Grafana Cloud (the stack's numeric user id)",
+                    has_value=False,
+                )
+            )
         elif not target.basic_auth_user.isdigit():
-            problems.append(Problem(key_path("target", "basicAuthUser"), "is not a Grafana Cloud user id; use the stack's numeric user id", target.basic_auth_user))
+            problems.append(
+                Problem(
+                    key_path("target", "basicAuthUser"),
+                    "is not a Grafana Cloud user id; use the stack's numeric user id",
+                    target.basic_auth_user,
+                )
+            )
         if not config.auth_token_set:
-            problems.append(Problem(key_path("authToken"), "is required for Grafana Cloud; set it with `pulumi config set --secret authToken`", has_value=False))
+            problems.append(
+                Problem(
+                    key_path("authToken"),
+                    "is required for Grafana Cloud; set it with `pulumi config set --secret authToken`",
+                    has_value=False,
+                )
+            )
         if target.tenant_id is not None:
-            problems.append(Problem(key_path("target", "tenantId"), "must not be set for Grafana Cloud (the user id selects the tenant)", target.tenant_id))
+            problems.append(
+                Problem(
+                    key_path("target", "tenantId"),
+                    "must not be set for Grafana Cloud (the user id selects the tenant)",
+                    target.tenant_id,
+                )
+            )
     if target.kind == "external" and target.basic_auth_user and not config.auth_token_set:
-        problems.append(Problem(key_path("authToken"), "is required when pyroscope:target.basicAuthUser is set", has_value=False))
+        problems.append(
+            Problem(
+                key_path("authToken"),
+                "is required when pyroscope:target.basicAuthUser is set",
+                has_value=False,
+            )
+        )
     return problems
 
 
@@ -199,10 +302,22 @@ def _check_services(config: BundleConfig, project_root: Path | None) -> list[Pro
     seen: dict[str, int] = {}
     for index, service in enumerate(config.services):
         if service.name in seen:
-            problems.append(Problem(key_path("services", index, "name"), f"is a duplicate of pyroscope:services[{seen[service.name]}].name", service.name))
+            problems.append(
+                Problem(
+                    key_path("services", index, "name"),
+                    f"is a duplicate of pyroscope:services[{seen[service.name]}].name",
+                    service.name,
+                )
+            )
         seen.setdefault(service.name, index)
         if service.platform == "kubernetes" and not service.kubernetes.namespace:
-            problems.append(Problem(key_path("services", index, "kubernetes", "namespace"), "is required for platform kubernetes", has_value=False))
+            problems.append(
+                Problem(
+                    key_path("services", index, "kubernetes", "namespace"),
+                    "is required for platform kubernetes",
+                    has_value=False,
+                )
+            )
         if service.platform == "ecs":
             problems += _check_ecs_file(index, service.ecs.container_definitions, project_root)
     return problems
@@ -211,7 +326,13 @@ def _check_services(config: BundleConfig, project_root: Path | None) -> list[Pro
 def _check_ecs_file(index: int, relative: str | None, project_root: Path | None) -> list[Problem]:
     path = key_path("services", index, "ecs", "containerDefinitions")
     if not relative:
-        return [Problem(path, "is required for platform ecs (a container-definition JSON file, e.g. configs/ecs/api.json)", has_value=False)]
+        return [
+            Problem(
+                path,
+                "is required for platform ecs (a container-definition JSON file, e.g. configs/ecs/api.json)",
+                has_value=False,
+            )
+        ]
     if project_root is not None and not (project_root / relative).is_file():
         return [Problem(path, f"does not exist under {project_root}", relative)]
     return []

@@ -150,7 +150,9 @@ class Gateway(Model):
             "backend, off for docker."
         ),
     )
-    version: Version = Field(default="1.29.3", description="nginxinc/nginx-unprivileged image tag.")
+    version: Version = Field(
+        default=constants.GATEWAY_DEFAULT_VERSION, description="nginxinc/nginx-unprivileged image tag."
+    )
 
 
 class Server(Model):
@@ -169,9 +171,7 @@ class Server(Model):
         default=parse_duration("30d"),
         description="How long profiles are kept before they are deleted (1h to 10y).",
     )
-    multitenancy: bool = Field(
-        default=False, description="Require an X-Scope-OrgID tenant on every request."
-    )
+    multitenancy: bool = Field(default=False, description="Require an X-Scope-OrgID tenant on every request.")
     tenants: list[DnsLabel] = Field(
         default_factory=list,
         description="Tenants the gateway issues credentials for (multitenancy only).",
@@ -265,7 +265,9 @@ class Target(Model):
     enabled: bool = Field(default=True, description="Global profiling switch: false removes all wiring.")
     kind: Literal["self", "external", "grafana-cloud"] = Field(
         default="self",
-        description="self: this stack's server; external: another Pyroscope; grafana-cloud: Grafana Cloud Profiles.",
+        description=(
+            "self: this stack's server; external: another Pyroscope; grafana-cloud: Grafana Cloud Profiles."
+        ),
     )
     url: HttpUrl | None = Field(default=None, description="Server address (required unless kind=self).")
     basic_auth_user: str | None = Field(
@@ -296,15 +298,22 @@ class KubernetesService(Model):
 class EcsService(Model):
     container_definitions: str | None = Field(
         default=None,
-        description="Container-definition JSON file, relative to the repository root (required), e.g. configs/ecs/api.json.",
+        description=(
+            "Container-definition JSON file, relative to the repository root (required), "
+            "e.g. configs/ecs/api.json."
+        ),
     )
-    family: DnsLabel | None = Field(default=None, description="Task definition family; null: the service name.")
+    family: DnsLabel | None = Field(
+        default=None, description="Task definition family; null: the service name."
+    )
     cpu: str = Field(default="256", description="Task CPU units (Fargate).")
     memory: str = Field(default="512", description="Task memory in MiB (Fargate).")
     execution_role_name: str | None = Field(
         default=None, description="Existing task execution role to grant the secret to; null creates one."
     )
-    containers: list[str] = Field(default_factory=list, description="Containers to wire; empty: every container.")
+    containers: list[str] = Field(
+        default_factory=list, description="Containers to wire; empty: every container."
+    )
 
 
 class Service(Model):
@@ -319,7 +328,8 @@ class Service(Model):
     tags: dict[str, str] = Field(default_factory=dict, description="Extra static tags.")
     sample_rate: int = Field(default=100, ge=1, le=1000, description="Samples per second (Hz).")
     profile_types: list[ProfileType] = Field(
-        default_factory=lambda: ["cpu"], description="Profile types to collect where the SDK can choose."
+        default_factory=lambda: list[ProfileType](["cpu"]),
+        description="Profile types to collect where the SDK can choose.",
     )
     kubernetes: KubernetesService = Field(
         default_factory=KubernetesService, description="Settings for platform=kubernetes."

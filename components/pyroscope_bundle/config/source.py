@@ -24,7 +24,7 @@ def read_raw_config() -> tuple[dict[str, Any], pulumi.Output[str] | None]:
     raw: dict[str, Any] = {}
     problems: list[Problem] = []
     for full_key in sorted(k for k in keys if k.startswith(_PREFIX)):
-        key = full_key[len(_PREFIX):]
+        key = full_key[len(_PREFIX) :]
         if key == "authToken":
             raw[key] = True
             continue
@@ -33,7 +33,9 @@ def read_raw_config() -> tuple[dict[str, Any], pulumi.Output[str] | None]:
             raw[key] = json.loads(text) if isinstance(text, str) else text
         except json.JSONDecodeError:
             if key in ("server", "grafana", "target", "services"):
-                problems.append(Problem(key_path(key), "is not structured configuration (an object or list)", text))
+                problems.append(
+                    Problem(key_path(key), "is not structured configuration (an object or list)", text)
+                )
             raw[key] = text
     if problems:
         raise ConfigError(problems)

@@ -53,7 +53,11 @@ def run_stack(project_dir: Path, stack: str, config: StackConfig) -> ProgramRun:
 
 
 def render(
-    project_dir: Path, stack: str, out_dir: Path, sets: list[str] | None = None, secret_sets: list[str] | None = None
+    project_dir: Path,
+    stack: str,
+    out_dir: Path,
+    sets: list[str] | None = None,
+    secret_sets: list[str] | None = None,
 ) -> RenderResult:
     config = load_stack_config(project_dir, stack, sets or [], secret_sets or [])
     run = run_stack(project_dir, stack, config)
@@ -72,7 +76,9 @@ def summary(stack: str, out_dir: Path, result: RenderResult) -> str:
     return "\n".join(lines)
 
 
-def render_command(project_dir: Path, stack: str, out_dir: Path, sets: list[str], secret_sets: list[str]) -> int:
+def render_command(
+    project_dir: Path, stack: str, out_dir: Path, sets: list[str], secret_sets: list[str]
+) -> int:
     try:
         result = render(project_dir, stack, out_dir, sets, secret_sets)
     except RenderError as error:

@@ -67,7 +67,7 @@ class BundleMocks(Mocks):
             state.update(arn=f"arn:aws:iam::{FAKE_ACCOUNT_ID}:role/{physical_name}", name=physical_name)
         elif token == "aws:iam/policy:Policy":
             state.update(arn=f"arn:aws:iam::{FAKE_ACCOUNT_ID}:policy/{physical_name}", name=physical_name)
-        elif token == "aws:s3/bucket:Bucket" or token == "aws:s3/bucketV2:BucketV2":
+        elif token in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
             bucket = state.get("bucket") or physical_name
             state.update(arn=f"arn:aws:s3:::{bucket}", bucket=bucket)
         elif token == "aws:ecs/taskDefinition:TaskDefinition":
@@ -78,7 +78,10 @@ class BundleMocks(Mocks):
         elif token.startswith("aws:"):
             service = token.split(":")[1].split("/")[0]
             state.setdefault("arn", f"arn:aws:{service}:{FAKE_REGION}:{FAKE_ACCOUNT_ID}:{physical_name}")
-        elif token in ("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString"):
+        elif token in (
+            "random:index/randomPassword:RandomPassword",
+            "random:index/randomString:RandomString",
+        ):
             state["result"] = rpc.wrap_rpc_secret(placeholder("password", name))
             state["bcryptHash"] = rpc.wrap_rpc_secret(placeholder("bcrypt", name))
         elif token == "docker:index/remoteImage:RemoteImage":
@@ -88,7 +91,11 @@ class BundleMocks(Mocks):
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": FAKE_ACCOUNT_ID, "arn": f"arn:aws:iam::{FAKE_ACCOUNT_ID}:user/render", "userId": "render"}, None
+            return {
+                "accountId": FAKE_ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{FAKE_ACCOUNT_ID}:user/render",
+                "userId": "render",
+            }, None
         if args.token in ("aws:index/getRegion:getRegion",):
             return {"name": FAKE_REGION, "region": FAKE_REGION, "id": FAKE_REGION}, None
         if args.token == "aws:index/getPartition:getPartition":

@@ -26,10 +26,7 @@ class ProgramRun:
 
 def pulumi_config_values(config: Mapping[str, Any]) -> dict[str, str]:
     """Stack-file values as the engine hands them to a program: structured values as JSON."""
-    return {
-        key: value if isinstance(value, str) else json.dumps(value)
-        for key, value in config.items()
-    }
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
 
 
 def run_program(
@@ -39,16 +36,18 @@ def run_program(
     config: Mapping[str, Any],
     secret_keys: list[str],
     mocks: BundleMocks | None = None,
+    monitor: RecordingMonitor | None = None,
 ) -> ProgramRun:
     """Run ``program`` for ``stack`` with ``config`` (``namespace:key`` -> value) under mocks.
 
     A fresh event loop with a one-thread executor keeps the registration order (and thus the
     render) deterministic; options are reset afterwards so runs do not leak into each other.
+    Pass ``monitor`` to inspect what was registered even when the program fails.
     """
     loop = asyncio.new_event_loop()
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
     asyncio.set_event_loop(loop)
-    monitor = RecordingMonitor(mocks or BundleMocks())
+    monitor = monitor or RecordingMonitor(mocks or BundleMocks())
     try:
         pulumi.runtime.set_mocks(
             monitor.mocks, project=constants.PROJECT_NAME, stack=stack, preview=False, monitor=monitor

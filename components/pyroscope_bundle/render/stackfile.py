@@ -38,8 +38,12 @@ def secure_placeholder(key: str) -> str:
 def read_stack_file(project_dir: Path, stack: str) -> StackConfig:
     path = project_dir / "stacks" / f"Pulumi.{stack}.yaml"
     if not path.is_file():
-        available = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (project_dir / "stacks").glob("Pulumi.*.yaml"))
-        raise StackFileError(f"--stack: {stack!r} has no stack file {path}; available: {', '.join(available) or 'none'}")
+        available = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")] for p in (project_dir / "stacks").glob("Pulumi.*.yaml")
+        )
+        raise StackFileError(
+            f"--stack: {stack!r} has no stack file {path}; available: {', '.join(available) or 'none'}"
+        )
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
@@ -84,10 +88,10 @@ def apply_override(config: StackConfig, assignment: str, *, secret: bool, flag: 
     if ":" in key.split(".")[0].split("[")[0]:
         namespace, key = key.split(":", 1)
     if not _PATH_RE.fullmatch(key):
-        raise StackFileError(f"{flag} {key!r}: not a config path; use e.g. server.retention or services[0].name")
-    segments: list[str | int] = [
-        name if name else int(index) for name, index in _SEGMENT_RE.findall(key)
-    ]
+        raise StackFileError(
+            f"{flag} {key!r}: not a config path; use e.g. server.retention or services[0].name"
+        )
+    segments: list[str | int] = [name if name else int(index) for name, index in _SEGMENT_RE.findall(key)]
     full_key = f"{namespace}:{segments[0]}"
     if len(segments) == 1:
         config.values[full_key] = value
@@ -107,7 +111,9 @@ def _set_path(node: Any, segments: list[str | int], value: Any, flag: str, key: 
         if not isinstance(node, list):
             raise StackFileError(f"{flag} {key!r}: [{head}] indexes something that is not a list")
         if head > len(node):
-            raise StackFileError(f"{flag} {key!r}: index {head} is past the end of the list ({len(node)} items)")
+            raise StackFileError(
+                f"{flag} {key!r}: index {head} is past the end of the list ({len(node)} items)"
+            )
         if head == len(node):
             node.append(child_default)
         node[head] = _set_path(node[head], rest, value, flag, key) if rest else value

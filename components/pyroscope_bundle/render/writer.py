@@ -104,7 +104,9 @@ def ecs_register_request(record: RecordedResource) -> dict[str, Any]:
     inputs = plain(record.inputs)
     request: dict[str, Any] = {key: inputs[key] for key in _ECS_REQUEST_FIELDS if key in inputs}
     definitions = inputs.get("containerDefinitions")
-    request["containerDefinitions"] = json.loads(definitions) if isinstance(definitions, str) and definitions != REDACTED else definitions
+    request["containerDefinitions"] = (
+        json.loads(definitions) if isinstance(definitions, str) and definitions != REDACTED else definitions
+    )
     tags = inputs.get("tags")
     if isinstance(tags, dict) and tags:
         request["tags"] = [{"key": key, "value": value} for key, value in sorted(tags.items())]
@@ -115,7 +117,9 @@ def _write_configmap_files(files_dir: Path, manifest: dict[str, Any]) -> int:
     if manifest.get("kind") != "ConfigMap":
         return 0
     metadata = manifest.get("metadata") or {}
-    base = files_dir / "kubernetes" / (metadata.get("namespace") or "_cluster") / metadata.get("name", "unnamed")
+    base = (
+        files_dir / "kubernetes" / (metadata.get("namespace") or "_cluster") / metadata.get("name", "unnamed")
+    )
     written = 0
     for key, content in sorted((manifest.get("data") or {}).items()):
         _write_text(base / key, content)

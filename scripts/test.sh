@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Quick start 2: set up .venv with the test tools and run the whole suite (lint, types, tests).
+set -euo pipefail
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+bash scripts/setup.sh test
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy"
+.venv/bin/mypy
+echo "== pytest"
+# Two workers: the suite waits on real profiler agents and subprocesses as much as on the CPU.
+.venv/bin/pytest -n 2 "$@"
