@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pulumi
 import pytest
 from pyroscope_bundle.config import ConfigError, load_config
-from pyroscope_bundle.program import main
-from pyroscope_bundle.render.mocks import BundleMocks, RecordingMonitor
-from pyroscope_bundle.render.runner import run_program
 
 from tests.harness import PROJECT_DIR
 
@@ -413,23 +409,6 @@ def test_several_bad_values_are_all_reported_at_once():
         "pyroscope:server.retention",
         "pyroscope:server.storage.size",
     ]
-
-
-@pytest.mark.parametrize("case", [BAD_CONFIGS[0], BAD_CONFIGS[30], BAD_CONFIGS[41]], ids=lambda case: case[0])
-def test_program_registers_nothing_for_bad_config(case):
-    _, config, secrets, path, _ = case
-    monitor = RecordingMonitor(BundleMocks())
-    values = {f"pyroscope:{key}": value for key, value in {**config, **secrets}.items()}
-    with pytest.raises(pulumi.RunError) as caught:
-        run_program(
-            lambda: main(PROJECT_DIR),
-            stack="test",
-            config=values,
-            secret_keys=[f"pyroscope:{k}" for k in secrets],
-            monitor=monitor,
-        )
-    assert path in str(caught.value)
-    assert monitor.recording.resources == []
 
 
 def test_defaults_are_valid_and_documented_choices():

@@ -9,7 +9,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from pyroscope_bundle import constants
-from pyroscope_bundle.config.errors import ConfigError, Problem, key_path
+from pyroscope_bundle.config.loader import SECRET_KEYS
 
 _PREFIX = f"{constants.PROJECT_NAME}:"
 
@@ -22,22 +22,16 @@ def read_raw_config() -> tuple[dict[str, Any], pulumi.Output[str] | None]:
     """
     keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
     raw: dict[str, Any] = {}
-    problems: list[Problem] = []
     for full_key in sorted(k for k in keys if k.startswith(_PREFIX)):
         key = full_key[len(_PREFIX) :]
-        if key == "authToken":
+        if key in SECRET_KEYS:
             raw[key] = True
             continue
         text = runtime_config.get_config(full_key)
         try:
             raw[key] = json.loads(text) if isinstance(text, str) else text
         except json.JSONDecodeError:
-            if key in ("server", "grafana", "target", "services"):
-                problems.append(
-                    Problem(key_path(key), "is not structured configuration (an object or list)", text)
-                )
+            # A plain string where a structure belongs: the model names the key and what it needs.
             raw[key] = text
-    if problems:
-        raise ConfigError(problems)
     token = pulumi.Config(constants.PROJECT_NAME).get_secret("authToken")
     return raw, token
