@@ -4,6 +4,11 @@ set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 bash scripts/setup.sh test
+# checkov pins libraries that clash with the project's: it gets a virtualenv of its own.
+if [ ! -x .venv-checkov/bin/checkov ]; then
+  "${PYTHON:-python3}" -m venv .venv-checkov
+fi
+.venv-checkov/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

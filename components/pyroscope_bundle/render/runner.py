@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+import pulumi.resource as pulumi_resource
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -48,6 +49,17 @@ def run_program(
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
     asyncio.set_event_loop(loop)
     monitor = monitor or RecordingMonitor(mocks or BundleMocks())
+    # The engine sees registrations in the order their inputs resolve, which the SDK makes
+    # depend on set iteration over Resource objects (id-based hashes): it differs between runs.
+    # The order the program constructs resources in is stable, so the render uses that.
+    construction: dict[tuple[str, str], int] = {}
+    original_register = pulumi_resource.register_resource
+
+    def register_in_construction_order(res: Any, ty: str, name: str, *args: Any, **kwargs: Any) -> Any:
+        construction.setdefault((ty, name), len(construction))
+        return original_register(res, ty, name, *args, **kwargs)
+
+    pulumi_resource.register_resource = register_in_construction_order
     try:
         pulumi.runtime.set_mocks(
             monitor.mocks, project=constants.PROJECT_NAME, stack=stack, preview=False, monitor=monitor
@@ -64,8 +76,11 @@ def run_program(
             outputs[name] = _sync_await(output.future())
             if _sync_await(output.is_secret()):
                 secret.add(name)
+        unknown = len(construction)
+        monitor.recording.resources.sort(key=lambda r: construction.get((r.type, r.name), unknown))
         return ProgramRun(recording=monitor.recording, outputs=outputs, secret_outputs=secret)
     finally:
+        pulumi_resource.register_resource = original_register
         pulumi.runtime.set_all_config({}, [])
         pulumi.runtime.reset_options()
         asyncio.set_event_loop(None)

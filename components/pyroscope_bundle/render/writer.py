@@ -128,15 +128,20 @@ def _write_configmap_files(files_dir: Path, manifest: dict[str, Any]) -> int:
 
 
 def _write_uploads(files_dir: Path, record: RecordedResource) -> int:
+    """Docker ``uploads``; a secret upload (a password file, an htpasswd) is written redacted."""
     inputs = plain(record.inputs)
     container = inputs.get("name") or record.name
+    uploads = inputs.get("uploads")
     written = 0
-    for upload in inputs.get("uploads") or []:
+    for upload in uploads if isinstance(uploads, list) else []:
+        if not isinstance(upload, dict) or not isinstance(upload.get("file"), str):
+            continue
         path = PurePosixPath(upload["file"])
         content = upload.get("content")
-        if not isinstance(content, str):
-            continue
-        _write_text(files_dir / "docker" / container / path.relative_to(path.anchor), content)
+        _write_text(
+            files_dir / "docker" / container / path.relative_to(path.anchor),
+            content if isinstance(content, str) else REDACTED,
+        )
         written += 1
     return written
 
