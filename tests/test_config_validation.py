@@ -11,6 +11,7 @@ from tests.harness import PROJECT_DIR
 
 K8S = {"backend": "kubernetes"}
 ECS_FILE = "configs/ecs/payments-api.json"
+EXTERNAL = {"kind": "external", "url": "https://pyroscope.example.com"}
 GC_TARGET = {
     "kind": "grafana-cloud",
     "url": "https://profiles-prod-001.grafana.net",
@@ -303,8 +304,25 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str, str]] = [
         "duplicate of pyroscope:services[0].name",
     ),
     (
+        "ecs-unreachable-in-cluster-server",
+        {
+            "server": K8S,
+            "services": [svc(platform="ecs", kubernetes={}, ecs={"containerDefinitions": ECS_FILE})],
+        },
+        {},
+        "pyroscope:services[0].platform",
+        "cannot reach the in-cluster server: enable pyroscope:server.kubernetes.ingress",
+    ),
+    (
+        "ecs-unreachable-docker-server",
+        {"services": [svc(platform="ecs", kubernetes={}, ecs={"containerDefinitions": ECS_FILE})]},
+        {},
+        "pyroscope:services[0].platform",
+        "cannot reach a Docker server on this host",
+    ),
+    (
         "ecs-without-file",
-        {"services": [svc(platform="ecs", kubernetes={})]},
+        {"services": [svc(platform="ecs", kubernetes={})], "target": EXTERNAL},
         {},
         "pyroscope:services[0].ecs.containerDefinitions",
         "is required for platform ecs",
@@ -314,7 +332,8 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str, str]] = [
         {
             "services": [
                 svc(platform="ecs", kubernetes={}, ecs={"containerDefinitions": "configs/ecs/nope.json"})
-            ]
+            ],
+            "target": EXTERNAL,
         },
         {},
         "pyroscope:services[0].ecs.containerDefinitions",

@@ -89,9 +89,10 @@ def test_a_change_that_matters_does_change_the_workload(base_renders, tmp_path):
     assert after["inputs"] != before["inputs"], "a retention change rolls the pod (config checksum)"
 
 
-def test_local_data_volume_survives_destroy(rendered):
-    (volume,) = of_type(rendered["local"], VOLUME)
-    assert volume["options"]["retainOnDelete"] is True
+def test_local_data_volumes_survive_destroy(rendered):
+    volumes = of_type(rendered["local"], VOLUME)
+    assert {v["inputs"]["name"] for v in volumes} >= {"pyroscope-data", "grafana-data"}
+    assert all(volume["options"]["retainOnDelete"] for volume in volumes)
 
 
 def test_pvcs_are_retained_when_the_statefulset_is_deleted_or_scaled(rendered):

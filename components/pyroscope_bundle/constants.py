@@ -31,6 +31,28 @@ PYROSCOPE_MAX_RETENTION_SECONDS: Final = 10 * 366 * 86400
 # The multi-tenancy header Pyroscope reads the tenant from.
 TENANT_HEADER: Final = "X-Scope-OrgID"
 
+# --- Authenticating gateway (nginx) -----------------------------------------------------------
+# nginx built to run as a non-root user; the tag is checked against the upstream image repository
+# (nginx/docker-nginx-unprivileged publishes one exact-version tag per release).
+GATEWAY_IMAGE: Final = "nginxinc/nginx-unprivileged"
+GATEWAY_DEFAULT_VERSION: Final = "1.29.3"
+# The image's unprivileged listen port (EXPOSE 8080) and its nginx user/group.
+GATEWAY_PORT: Final = 8080
+GATEWAY_UID: Final = 101
+# On Kubernetes the gateway runs as a high uid that no host account has (checkov CKV_K8S_40);
+# nginx-unprivileged needs no particular uid: it writes only to its /tmp emptyDir.
+GATEWAY_KUBERNETES_UID: Final = 10101
+# Where the generated files go inside the gateway container, and its only writable path.
+GATEWAY_CONFIG_DIR: Final = "/etc/nginx/gateway"
+GATEWAY_HTPASSWD_DIR: Final = "/etc/nginx/gateway-auth"
+GATEWAY_TMP_DIR: Final = "/tmp"  # noqa: S108 - a path inside the container (emptyDir)
+# The one basic-auth user when multi-tenancy is off (with it on, one user per tenant).
+GATEWAY_SINGLE_USER: Final = "pyroscope"
+# Paths profilers push to (Connect push API, legacy /ingest); everything else is a query.
+PYROSCOPE_PUSH_PATHS: Final = ("/push.v1.PusherService/Push", "/ingest", "/pyroscope/ingest")
+PYROSCOPE_PUSH_PATH: Final = "/push.v1.PusherService/Push"
+PYROSCOPE_LABEL_VALUES_PATH: Final = "/querier.v1.QuerierService/LabelValues"
+
 # --- Grafana ----------------------------------------------------------------------------------
 GRAFANA_IMAGE: Final = "grafana/grafana"
 GRAFANA_DEFAULT_VERSION: Final = "12.3.0"
@@ -48,6 +70,21 @@ GRAFANA_MIN_SUPPORTED: Final = (9, 4)
 GRAFANA_SIDECAR_LABEL: Final = "grafana_datasource"
 GRAFANA_SIDECAR_LABEL_VALUE: Final = "1"
 
+# --- Docker (local stack) ---------------------------------------------------------------------
+# Network aliases on the stack's bridge network: how containers reach each other by name.
+DOCKER_PYROSCOPE_ALIAS: Final = "pyroscope"
+DOCKER_GRAFANA_ALIAS: Final = "grafana"
+# The Pyroscope image is distroless (no shell, curl or wget) but ships profilecli, whose `ready`
+# command GETs /ready and exits non-zero unless it answers 200; the command exists since 1.8.0.
+PYROSCOPE_PROFILECLI: Final = "/usr/bin/profilecli"
+PYROSCOPE_PROFILECLI_READY_SINCE: Final = (1, 8, 0)
+# Grafana's liveness endpoint; the grafana/grafana images (Alpine and Ubuntu) ship curl.
+GRAFANA_HEALTH_PATH: Final = "/api/health"
+GRAFANA_ADMIN_USER: Final = "admin"
+# The admin password is uploaded here and read by the image's entrypoint through
+# GF_SECURITY_ADMIN_PASSWORD__FILE, so it never appears in the container's environment.
+GRAFANA_ADMIN_PASSWORD_FILE: Final = "/run/secrets/grafana-admin-password"
+
 # --- Kubernetes -------------------------------------------------------------------------------
 # Label keys set on everything the bundle creates (recommended app.kubernetes.io labels).
 LABEL_NAME: Final = "app.kubernetes.io/name"
@@ -55,6 +92,23 @@ LABEL_INSTANCE: Final = "app.kubernetes.io/instance"
 LABEL_COMPONENT: Final = "app.kubernetes.io/component"
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY: Final = "pyroscope-bundle"
+# In-cluster DNS suffix of Services (<svc>.<ns>.svc.cluster.local).
+KUBERNETES_SERVICE_DOMAIN: Final = "svc.cluster.local"
+# Label every namespace carries (Kubernetes >= 1.22): what NetworkPolicy peers select on.
+NAMESPACE_NAME_LABEL: Final = "kubernetes.io/metadata.name"
+# Pod Security Admission level for a namespace the bundle creates.
+POD_SECURITY_LEVEL: Final = "restricted"
+# Writable scratch path for the read-only root filesystem (2.x compaction temp files).
+PYROSCOPE_TMP_DIR: Final = "/tmp"  # noqa: S108 - a path inside the container (emptyDir)
+
+# --- Scale-out: the official Helm chart -------------------------------------------------------
+PYROSCOPE_HELM_REPOSITORY: Final = "https://grafana.github.io/helm-charts"
+PYROSCOPE_HELM_CHART: Final = "pyroscope"
+# Chart 2.2.1 ships appVersion 2.2.1 (operations/pyroscope/helm/pyroscope/Chart.yaml, #5474).
+PYROSCOPE_HELM_CHART_VERSION: Final = "2.2.1"
+# The bucket's lifecycle expiry runs this many days after the server's own retention, so the
+# bucket never deletes a block Pyroscope still lists (the metastore cleaner goes first).
+BUCKET_EXPIRY_MARGIN_DAYS: Final = 7
 
 # --- Render -----------------------------------------------------------------------------------
 # What every secret value is replaced with in rendered review output.

@@ -39,3 +39,6 @@ class ServerDeployment:
     namespace: str | None = None
     # Docker network that clients (Grafana) join to reach the server by alias.
     docker_network: pulumi.Input[str] | None = None
+    # The push endpoint as seen from outside the cluster (Ingress in front of the gateway), for
+    # clients that cannot resolve in-cluster names, such as ECS tasks. None when not exposed.
+    external_push: Endpoint | None = None

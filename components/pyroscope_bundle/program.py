@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 
 from pyroscope_bundle.config import BundleConfig, ConfigError, load_config
-from pyroscope_bundle.config.source import read_raw_config
+from pyroscope_bundle.config.source import StackSecrets, read_raw_config
 from pyroscope_bundle.grafana import deploy_grafana
 from pyroscope_bundle.server import deploy_server
 from pyroscope_bundle.wiring import deploy_wiring, resolve_target
@@ -21,22 +21,23 @@ def main(project_root: Path | None = None) -> None:
     """Read and validate the stack's config, then register the bundle's resources."""
     root = project_root or Path.cwd()
     try:
-        raw, auth_token = read_raw_config()
+        raw, secrets = read_raw_config()
         config = load_config(raw, pulumi.get_stack(), root)
     except ConfigError as error:
         # RunError ends the program with the message only: no traceback for a bad value.
         raise pulumi.RunError(str(error)) from None
-    for name, value in sorted(deploy(config, auth_token, root).items()):
+    for name, value in sorted(deploy(config, secrets, root).items()):
         pulumi.export(name, value)
 
 
-def deploy(config: BundleConfig, auth_token: pulumi.Output[str] | None, project_root: Path) -> dict[str, Any]:
+def deploy(config: BundleConfig, secrets: StackSecrets, project_root: Path) -> dict[str, Any]:
     """Compose server, Grafana and wiring; return the stack outputs."""
     outputs: dict[str, Any] = {"environment": config.stack}
     server = deploy_server(config) if config.server.enabled else None
     if server is not None:
         outputs.update(server.outputs)
-    outputs.update(deploy_grafana(config, server))
-    target = resolve_target(config, server, auth_token)
-    outputs.update(deploy_wiring(config, target, project_root))
+    outputs.update(deploy_grafana(config, server, secrets))
+    target = resolve_target(config, server, secrets.auth_token)
+    ecs_target = resolve_target(config, server, secrets.auth_token, from_outside=True)
+    outputs.update(deploy_wiring(config, target, project_root, ecs_target))
     return outputs

@@ -20,7 +20,8 @@ from pyroscope_bundle.config.model import BundleConfig
 from pyroscope_bundle.config.types import version_tuple
 
 STRUCTURED_KEYS = ("server", "grafana", "target", "services")
-SECRET_KEYS = ("authToken",)
+# Secret keys: only whether they are set enters the model; values stay Pulumi secret Outputs.
+SECRET_KEYS = ("authToken", "grafanaAdminPassword")
 TOP_LEVEL_KEYS = STRUCTURED_KEYS + SECRET_KEYS
 
 
@@ -142,6 +143,15 @@ def cross_check(config: BundleConfig, project_root: Path | None = None) -> list[
                 key_path("server", "tenants"), "needs pyroscope:server.multitenancy: true", server.tenants
             )
         )
+    if server.backend == "kubernetes" and server.kubernetes.mode == "microservices" and major < 2:
+        problems.append(
+            Problem(
+                key_path("server", "version"),
+                f"is not supported with pyroscope:server.kubernetes.mode microservices (Helm chart "
+                f"{server.kubernetes.helm.chart_version} runs the 2.x storage); use a 2.x version",
+                server.version,
+            )
+        )
     ingress = server.kubernetes.ingress
     if ingress.enabled and not ingress.host:
         problems.append(
@@ -171,6 +181,32 @@ def cross_check(config: BundleConfig, project_root: Path | None = None) -> list[
                 has_value=False,
             )
         )
+    if mode == "api" and not server.enabled and not grafana.api.pyroscope_url:
+        problems.append(
+            Problem(
+                key_path("grafana", "api", "pyroscopeUrl"),
+                "is required when pyroscope:grafana.mode is api and pyroscope:server.enabled is false",
+                has_value=False,
+            )
+        )
+    if server.enabled and server.backend == "docker" and server.multitenancy and not server.tenants:
+        if config.gateway_enabled:
+            problems.append(
+                Problem(
+                    key_path("server", "tenants"),
+                    "needs at least one tenant: the gateway issues one user per tenant",
+                    server.tenants,
+                )
+            )
+        elif mode in ("docker", "api") and target.tenant_id is None:
+            problems.append(
+                Problem(
+                    key_path("server", "tenants"),
+                    "needs at least one tenant: Grafana queries a multi-tenant server as a tenant "
+                    "(or set pyroscope:target.tenantId)",
+                    server.tenants,
+                )
+            )
     if mode in ("docker", "kubernetes-sidecar") and not server.enabled and target.kind == "self":
         problems.append(
             Problem(key_path("grafana", "mode"), "needs a server: pyroscope:server.enabled is false", mode)
@@ -194,6 +230,10 @@ def cross_check(config: BundleConfig, project_root: Path | None = None) -> list[
 
     problems += _check_target(config)
     problems += _check_services(config, project_root)
+    # Imported here: the wiring package imports the config package (no import cycle).
+    from pyroscope_bundle.wiring.checks import check_services
+
+    problems += check_services(config, project_root)
     return problems
 
 
@@ -320,7 +360,31 @@ def _check_services(config: BundleConfig, project_root: Path | None) -> list[Pro
             )
         if service.platform == "ecs":
             problems += _check_ecs_file(index, service.ecs.container_definitions, project_root)
+            problems += _check_ecs_reach(config, index)
     return problems
+
+
+def _check_ecs_reach(config: BundleConfig, index: int) -> list[Problem]:
+    """ECS tasks run outside the server's cluster or host: the stack's own server must be
+    exposed to them, or they would be wired to an address they can never reach."""
+    service, server = config.services[index], config.server
+    if config.target.kind != "self" or not service.enabled or not config.target.enabled:
+        return []
+    path = key_path("services", index, "platform")
+    if server.backend == "docker":
+        reason = "cannot reach a Docker server on this host; use pyroscope:target.kind external"
+        return [Problem(path, reason, "ecs")]
+    ingress = server.kubernetes.ingress
+    if server.kubernetes.mode == "single-binary" and not (ingress.enabled and ingress.host):
+        return [
+            Problem(
+                path,
+                "cannot reach the in-cluster server: enable pyroscope:server.kubernetes.ingress (it fronts "
+                "the authenticating gateway) or use pyroscope:target.kind external",
+                "ecs",
+            )
+        ]
+    return []
 
 
 def _check_ecs_file(index: int, relative: str | None, project_root: Path | None) -> list[Problem]:

@@ -114,10 +114,20 @@ class HelmObjectStorage(Model):
 
 class Helm(Model):
     chart_version: Version = Field(
-        default="1.18.1", description="Version of the official grafana/pyroscope Helm chart (pinned)."
+        default=constants.PYROSCOPE_HELM_CHART_VERSION,
+        description=(
+            "Version of the official grafana/pyroscope Helm chart (pinned; 2.2.1 ships Pyroscope 2.2.1)."
+        ),
     )
     object_storage: HelmObjectStorage = Field(
         default_factory=HelmObjectStorage, description="Object storage shared by the microservices."
+    )
+    volume_size: SizeField = Field(
+        default=parse_size("10Gi"),
+        description=(
+            "PVC size of each chart StatefulSet pod (metastore raft state, segment-writer). "
+            "Profiles live in the bucket, so this stays small; storage.size is single-binary only."
+        ),
     )
 
 
@@ -223,6 +233,13 @@ class GrafanaApi(Model):
         default=None,
         description="URL of an existing Grafana; its credentials come from the grafana:auth provider config.",
     )
+    pyroscope_url: HttpUrl | None = Field(
+        default=None,
+        description=(
+            "URL that Grafana uses to reach Pyroscope. Null: the server's address inside its Docker "
+            "network or cluster. Required when this stack runs no server."
+        ),
+    )
 
 
 class Grafana(Model):
@@ -259,6 +276,16 @@ class ExistingSecrets(Model):
     kubernetes_secret_name: DnsLabel | None = Field(
         default=None, description="Existing Kubernetes Secret in each service namespace; null creates one."
     )
+    kubernetes_secret_key: str = Field(
+        default="password",
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        description="Key of the password in that Kubernetes Secret (the bundle's own uses `password`).",
+    )
+    aws_secret_json_key: str = Field(
+        default="password",
+        min_length=1,
+        description="JSON key of the password in the Secrets Manager secret (valueFrom `<arn>:<key>::`).",
+    )
 
 
 class Target(Model):
@@ -291,7 +318,18 @@ class KubernetesService(Model):
         default=None, description="Existing Deployment to patch; null: the service name."
     )
     containers: list[DnsLabel] = Field(
-        default_factory=list, description="Containers to wire; empty: every container."
+        default_factory=list,
+        description=(
+            "Containers of the Deployment to wire (the patch matches them by name); empty: the "
+            "container named like the Deployment."
+        ),
+    )
+    network_policy: bool = Field(
+        default=False,
+        description=(
+            "Add a NetworkPolicy letting the wired pods reach DNS and the profiling server; set it "
+            "when the namespace denies egress by default."
+        ),
     )
 
 
@@ -313,6 +351,13 @@ class EcsService(Model):
     )
     containers: list[str] = Field(
         default_factory=list, description="Containers to wire; empty: every container."
+    )
+    overwrite_environment: bool = Field(
+        default=False,
+        description=(
+            "Replace profiler variables (PYROSCOPE_*, and CORECLR_*/LD_PRELOAD for dotnet) that the "
+            "container-definition file already sets; false refuses such a file."
+        ),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -14,10 +15,18 @@ from pyroscope_bundle.config.loader import SECRET_KEYS
 _PREFIX = f"{constants.PROJECT_NAME}:"
 
 
-def read_raw_config() -> tuple[dict[str, Any], pulumi.Output[str] | None]:
-    """Every key of the project namespace (parsed), and the auth token as a secret Output.
+@dataclass(frozen=True)
+class StackSecrets:
+    """The secret keys of the project namespace, as secret Outputs (None when unset)."""
 
-    The token is returned separately and never enters the validated model, so it cannot leak
+    auth_token: pulumi.Output[str] | None = None
+    grafana_admin_password: pulumi.Output[str] | None = None
+
+
+def read_raw_config() -> tuple[dict[str, Any], StackSecrets]:
+    """Every key of the project namespace (parsed), and the secret keys as secret Outputs.
+
+    Secrets are returned separately and never enter the validated model, so they cannot leak
     into anything built from plain configuration.
     """
     keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
@@ -33,5 +42,8 @@ def read_raw_config() -> tuple[dict[str, Any], pulumi.Output[str] | None]:
         except json.JSONDecodeError:
             # A plain string where a structure belongs: the model names the key and what it needs.
             raw[key] = text
-    token = pulumi.Config(constants.PROJECT_NAME).get_secret("authToken")
-    return raw, token
+    project = pulumi.Config(constants.PROJECT_NAME)
+    return raw, StackSecrets(
+        auth_token=project.get_secret("authToken"),
+        grafana_admin_password=project.get_secret("grafanaAdminPassword"),
+    )

@@ -5,16 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from pyroscope_bundle.config import BundleConfig
+from pyroscope_bundle.config.source import StackSecrets
 from pyroscope_bundle.endpoints import ServerDeployment
 
 
-def deploy_grafana(config: BundleConfig, server: ServerDeployment | None) -> dict[str, Any]:
-    """Register the datasource for ``config.grafana_mode``; return stack outputs."""
+def deploy_grafana(
+    config: BundleConfig,
+    server: ServerDeployment | None,
+    secrets: StackSecrets | None = None,
+) -> dict[str, Any]:
+    """Register the datasource for ``config.grafana_mode``; return stack outputs.
+
+    ``secrets``: the Docker Grafana's admin password (``pyroscope:grafanaAdminPassword``) and,
+    for the API mode without a server of its own, the external server's ``authToken``.
+    """
+    secrets = secrets or StackSecrets()
     mode = config.grafana_mode
     if mode == "docker":
         from pyroscope_bundle.grafana.docker import deploy_docker_grafana
 
-        return deploy_docker_grafana(config, server)
+        return deploy_docker_grafana(config, server, secrets.grafana_admin_password)
     if mode == "kubernetes-sidecar":
         from pyroscope_bundle.grafana.kubernetes import deploy_sidecar_datasource
 
@@ -22,5 +32,5 @@ def deploy_grafana(config: BundleConfig, server: ServerDeployment | None) -> dic
     if mode == "api":
         from pyroscope_bundle.grafana.api import deploy_api_datasource
 
-        return deploy_api_datasource(config, server)
+        return deploy_api_datasource(config, server, secrets.auth_token)
     return {}

@@ -83,7 +83,8 @@ class BundleMocks(Mocks):
             "random:index/randomString:RandomString",
         ):
             state["result"] = rpc.wrap_rpc_secret(placeholder("password", name))
-            state["bcryptHash"] = rpc.wrap_rpc_secret(placeholder("bcrypt", name))
+            # Shaped like Go bcrypt output ($2a$10$...), as htpasswd content requires.
+            state["bcryptHash"] = rpc.wrap_rpc_secret("$2a$10$" + placeholder("bcrypt", name))
         elif token == "docker:index/remoteImage:RemoteImage":
             state.setdefault("repoDigest", f"{state.get('name', name)}@sha256:{'0' * 64}")
             state.setdefault("imageId", placeholder("image", name))
@@ -95,12 +96,36 @@ class BundleMocks(Mocks):
                 "accountId": FAKE_ACCOUNT_ID,
                 "arn": f"arn:aws:iam::{FAKE_ACCOUNT_ID}:user/render",
                 "userId": "render",
-            }, None
+            }, []
         if args.token in ("aws:index/getRegion:getRegion",):
-            return {"name": FAKE_REGION, "region": FAKE_REGION, "id": FAKE_REGION}, None
+            return {"name": FAKE_REGION, "region": FAKE_REGION, "id": FAKE_REGION}, []
         if args.token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, None
-        return {}, None
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+        return {}, []
+
+
+def deserialize_exact(struct: Any) -> dict[str, Any]:
+    """Registered inputs with each secret wrapped where it is, not hoisted to its container.
+
+    ``rpc.deserialize_properties`` marks a whole list or object secret when one value inside is
+    (e.g. all of a container's ``uploads`` for one secret file), which would hide every
+    non-secret sibling from the review output. Secrets stay wrapped, so redaction still works.
+    """
+    return {key: _exact(value) for key, value in struct.items()}
+
+
+def _exact(value: Any) -> Any:
+    if isinstance(value, rpc.struct_pb2.Struct):
+        # protobuf's Struct has no .get().
+        signature = value[rpc._special_sig_key] if rpc._special_sig_key in value else None  # noqa: SIM401
+        if signature == rpc._special_secret_sig:
+            return rpc.wrap_rpc_secret(_exact(value["value"]))
+        if signature is not None:
+            return rpc.deserialize_property(value, keep_unknowns=True)
+        return {key: _exact(item) for key, item in value.items()}
+    if isinstance(value, rpc.struct_pb2.ListValue):
+        return [_exact(item) for item in value]
+    return rpc.deserialize_property(value, keep_unknowns=True)
 
 
 class RecordingMonitor(MockMonitor):
@@ -117,6 +142,7 @@ class RecordingMonitor(MockMonitor):
             return super().RegisterResource(request)
         props = rpc.deserialize_properties(request.object, keep_unknowns=True)
         own = _resolve_callbacks(request.transforms)
+        transformed = False
         for transform in [*own, *self._stack_transforms]:
             result = transform(
                 pulumi.ResourceTransformArgs(
@@ -131,7 +157,9 @@ class RecordingMonitor(MockMonitor):
                 result = _sync_await(result)
             if result is not None:
                 props = result.props
-        request.object.CopyFrom(_sync_await(rpc.serialize_properties(props, {})))
+                transformed = True
+        if transformed:
+            request.object.CopyFrom(_sync_await(rpc.serialize_properties(props, {})))
         response = super().RegisterResource(request)
         options = {
             "protect": bool(request.protect),
@@ -149,7 +177,7 @@ class RecordingMonitor(MockMonitor):
             remote=bool(request.remote),
             options=options,
             dependency_urns=list(request.dependencies),
-            inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
+            inputs=deserialize_exact(request.object),
         )
         with self._lock:
             self.recording.resources.append(record)

@@ -28,6 +28,9 @@ def plain(value: Any) -> Any:
         return {"resource": getattr(value, "_name", type(value).__name__)}
     if value == rpc.UNKNOWN:
         return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        # The wire format has only doubles: 4040 arrives as 4040.0. Show what the program wrote.
+        return int(value)
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return str(value)

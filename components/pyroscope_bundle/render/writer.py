@@ -51,7 +51,8 @@ def write_render(run: ProgramRun, out_dir: Path, stack: str) -> dict[str, int]:
     for record in resources:
         manifest = kubernetes_manifest(record)
         if manifest is not None:
-            _write_yaml(out_dir / "kubernetes" / kubernetes_file_name(manifest), manifest)
+            patch = record.type.endswith("Patch")
+            _write_yaml(out_dir / "kubernetes" / kubernetes_file_name(manifest, patch=patch), manifest)
             counts["kubernetes"] += 1
             counts["files"] += _write_configmap_files(out_dir / "files", manifest)
         if record.type == TASK_DEFINITION:
@@ -93,10 +94,13 @@ def kubernetes_manifest(record: RecordedResource) -> dict[str, Any] | None:
     return {**head, **dict(sorted(inputs.items()))}
 
 
-def kubernetes_file_name(manifest: dict[str, Any]) -> str:
+def kubernetes_file_name(manifest: dict[str, Any], *, patch: bool = False) -> str:
+    """``<namespace>/<kind>-<name>.yaml``; server-side-apply patches of objects the stack does
+    not own end in ``.patch.yaml``."""
     metadata = manifest.get("metadata") or {}
     namespace = metadata.get("namespace") or "_cluster"
-    return f"{namespace}/{manifest['kind'].lower()}-{metadata.get('name', 'unnamed')}.yaml"
+    suffix = ".patch.yaml" if patch else ".yaml"
+    return f"{namespace}/{manifest['kind'].lower()}-{metadata.get('name', 'unnamed')}{suffix}"
 
 
 def ecs_register_request(record: RecordedResource) -> dict[str, Any]:

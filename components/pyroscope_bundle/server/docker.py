@@ -1,10 +1,280 @@
-"""Pyroscope on Docker (to be built: issue 3)."""
+"""Pyroscope on Docker: the compose-equivalent single-host server.
+
+A user-defined bridge network (containers reach each other by alias), a named data volume that
+outlives the container and the stack, a pinned image, and one hardened container. The spec
+builders are pure functions; :class:`DockerPyroscope` only turns them into resources.
+
+Why the volume is safe across upgrades: its inputs are the name and labels only - nothing that
+depends on the version or the generated config - so changing either replaces the container (its
+uploads and image change) but never the volume. ``retain_on_delete`` keeps the data even when
+the stack is destroyed; ``protect`` (``pyroscope:server.protect``) additionally refuses to delete.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pulumi
+import pulumi_docker as docker
+
+from pyroscope_bundle import constants, docker_options
 from pyroscope_bundle.config import BundleConfig
-from pyroscope_bundle.endpoints import ServerDeployment
+from pyroscope_bundle.config.model import Server
+from pyroscope_bundle.config.types import version_tuple
+from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
+from pyroscope_bundle.server.pyroscope_config import pyroscope_config_yaml
+
+COMPONENT_TYPE = "pyroscope-bundle:server:DockerPyroscope"
+# `pulumi up` waits this long for the health check to pass before it reports a failure.
+HEALTHY_WAIT_SECONDS = 120
+
+
+# --- pure spec builders ---------------------------------------------------------------------------
+
+
+def image_ref(server: Server) -> str:
+    """The pinned image; tags carry no leading ``v``."""
+    return f"{constants.PYROSCOPE_IMAGE}:{server.version}"
+
+
+def container_name(server: Server) -> str:
+    """Containers are named after the stack's network so two stacks on one host cannot collide."""
+    return server.docker.network_name
+
+
+def command() -> list[str]:
+    """Arguments for the image's entrypoint (``/usr/bin/pyroscope``)."""
+    return [f"-config.file={constants.PYROSCOPE_CONFIG_PATH}"]
+
+
+def memory_limit_mb(server: Server) -> int:
+    """Docker's ``memory`` is in MiB; ``server.resources.limits.memory`` is a quantity in bytes."""
+    return max(1, server.resources.limits.memory.bytes // 2**20)
+
+
+def internal_url() -> str:
+    """How containers on the stack's bridge network (Grafana, a gateway, your services) reach it."""
+    return f"http://{constants.DOCKER_PYROSCOPE_ALIAS}:{constants.PYROSCOPE_HTTP_PORT}"
+
+
+def host_url(server: Server) -> str:
+    """How processes on this host reach the published port."""
+    address = docker_options.host_address(server.docker.publish_address)
+    return f"http://{address}:{server.docker.host_port}"
+
+
+def healthcheck_test(server: Server) -> list[str] | None:
+    """``GET /ready`` from inside the container, or None where the image cannot run it.
+
+    The image is distroless: no shell, curl or wget. It ships ``profilecli``, whose ``ready``
+    command requests ``<url>/ready`` and exits 1 unless the answer is 200 (grafana/pyroscope
+    ``cmd/profilecli/ready.go``, present since 1.8.0). Older 1.x images get no health check.
+    """
+    if version_tuple(server.version) < constants.PYROSCOPE_PROFILECLI_READY_SINCE:
+        return None
+    return [
+        "CMD",
+        constants.PYROSCOPE_PROFILECLI,
+        "ready",
+        f"--url=http://127.0.0.1:{constants.PYROSCOPE_HTTP_PORT}",
+    ]
+
+
+def healthcheck(server: Server) -> docker.ContainerHealthcheckArgs | None:
+    test = healthcheck_test(server)
+    if test is None:
+        return None
+    # v2 elects a single-node raft leader before /ready answers 200: give it a minute.
+    return docker.ContainerHealthcheckArgs(
+        tests=test, interval="15s", timeout="5s", retries=5, start_period="60s"
+    )
+
+
+def query_tenant(config: BundleConfig) -> str | None:
+    """The tenant Grafana queries a multi-tenant server as: the wired tenant, else the first one."""
+    server = config.server
+    if not server.multitenancy:
+        return None
+    if config.target.kind == "self" and config.target.tenant_id is not None:
+        return config.target.tenant_id
+    return server.tenants[0] if server.tenants else None
+
+
+def push_tenant(config: BundleConfig) -> str | None:
+    if not config.server.multitenancy or config.target.kind != "self":
+        return None
+    return config.target.tenant_id
+
+
+# --- resources ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedEndpoint:
+    """What is published on the host: the Pyroscope port itself, or a gateway in front of it."""
+
+    ports: list[docker.ContainerPortArgs]
+    push: Endpoint
+    outputs: dict[str, Any]
+
+
+class DockerPyroscope(pulumi.ComponentResource):
+    """Network, data volume, image and the Pyroscope container."""
+
+    network: docker.Network
+    volume: docker.Volume
+    image: docker.RemoteImage
+    container: docker.Container
+
+    def __init__(self, name: str, config: BundleConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(COMPONENT_TYPE, name, None, opts)
+        server = config.server
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.network = docker.Network(
+            "pyroscope-network",
+            name=server.docker.network_name,
+            driver="bridge",
+            labels=docker_options.network_labels(config.stack, "network"),
+            # The name is fixed, so a replacement must remove the old network first.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+        # Inputs: name and labels only (never the version or the config), so upgrades and
+        # retention changes leave it alone. Kept on `pulumi destroy` whatever `protect` says.
+        self.volume = docker.Volume(
+            "pyroscope-data",
+            name=server.docker.volume_name,
+            driver="local",
+            labels=docker_options.volume_labels(config.stack, "data"),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=server.protect),
+        )
+        # keep_locally: destroying the stack or moving to another version must not delete an
+        # image other containers on this host may use.
+        self.image = docker.RemoteImage(
+            "pyroscope-image", name=image_ref(server), keep_locally=True, opts=child
+        )
+
+        published = _publish(config, self)
+        check = healthcheck(server)
+        self.container = docker.Container(
+            "pyroscope",
+            name=container_name(server),
+            image=self.image.image_id,
+            command=command(),
+            # The config overwrites the image's example at the path its CMD reads. (A read-only
+            # root filesystem is not possible: Docker refuses uploads into a read-only rootfs,
+            # "container rootfs is marked read-only".)
+            uploads=[
+                docker.ContainerUploadArgs(
+                    file=constants.PYROSCOPE_CONFIG_PATH, content=pyroscope_config_yaml(server)
+                )
+            ],
+            # Every path of the generated config is under /data. The image declares `VOLUME /data`
+            # with /data owned by pyroscope (uid/gid 10001) (cmd/pyroscope/Dockerfile: `COPY
+            # --chown=pyroscope:pyroscope ... /data`), and Docker copies that ownership into an
+            # empty named volume on first mount: the non-root server can write without a chown.
+            # Its other VOLUMEs (/data-compactor, /data-metastore) stay unused anonymous volumes
+            # that `remove_volumes` (default true) deletes with the container.
+            volumes=[
+                docker.ContainerVolumeArgs(
+                    volume_name=self.volume.name, container_path=constants.PYROSCOPE_DATA_DIR
+                )
+            ],
+            user=f"{constants.PYROSCOPE_UID}:{constants.PYROSCOPE_UID}",
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(
+                    name=self.network.name, aliases=[constants.DOCKER_PYROSCOPE_ALIAS]
+                )
+            ],
+            ports=published.ports,
+            healthcheck=check,
+            wait=check is not None,
+            wait_timeout=HEALTHY_WAIT_SECONDS if check is not None else None,
+            restart=docker_options.RESTART_POLICY,
+            memory=memory_limit_mb(server),
+            capabilities=docker_options.capabilities(),
+            security_opts=list(docker_options.SECURITY_OPTS),
+            log_driver=docker_options.LOG_DRIVER,
+            log_opts=dict(docker_options.LOG_OPTIONS),
+            labels=docker_options.container_labels(config.stack, "server"),
+            # The name and host port are fixed: the old container must go before the new starts.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+        )
+
+        self.deployment = ServerDeployment(
+            backend="docker",
+            version=server.version,
+            push=published.push,
+            query=Endpoint(url=internal_url(), tenant_id=query_tenant(config)),
+            outputs={
+                **published.outputs,
+                "pyroscopeNetworkUrl": internal_url(),
+                "pyroscopeVersion": server.version,
+                "pyroscopeImage": image_ref(server),
+                "pyroscopeImageDigest": self.image.repo_digest,
+                "dockerNetwork": self.network.name,
+                "pyroscopeDataVolume": self.volume.name,
+            },
+            docker_network=self.network.name,
+        )
+        self.register_outputs(
+            {"pyroscopeUrl": published.outputs["pyroscopeUrl"], "dockerNetwork": self.network.name}
+        )
+
+
+def _publish(config: BundleConfig, component: DockerPyroscope) -> PublishedEndpoint:
+    """Publish Pyroscope's port on the host, or - with the gateway on - nothing (the gateway does).
+
+    The one place the Docker backend hands over to the authenticating gateway.
+    """
+    server = config.server
+    if config.gateway_enabled:
+        return _publish_through_gateway(config, component)
+    ports = [
+        docker.ContainerPortArgs(
+            internal=constants.PYROSCOPE_HTTP_PORT,
+            external=server.docker.host_port,
+            ip=server.docker.publish_address,
+            protocol="tcp",
+        )
+    ]
+    return PublishedEndpoint(
+        ports=ports,
+        push=Endpoint(url=host_url(server), tenant_id=push_tenant(config)),
+        outputs={"pyroscopeUrl": host_url(server)},
+    )
+
+
+def _publish_through_gateway(config: BundleConfig, component: DockerPyroscope) -> PublishedEndpoint:
+    """THE gateway call site: nginx with basic auth takes the published port; Pyroscope publishes
+    nothing and stays reachable only on the bridge network (Grafana queries it there)."""
+    from pyroscope_bundle.gateway import GatewayCredentials, deploy_docker_gateway, gateway_users
+
+    child = pulumi.ResourceOptions(parent=component)
+    credentials = GatewayCredentials("pyroscope-gateway-credentials", gateway_users(config), opts=child)
+    gateway = deploy_docker_gateway(
+        config,
+        f"{constants.DOCKER_PYROSCOPE_ALIAS}:{constants.PYROSCOPE_HTTP_PORT}",
+        component.network.name,
+        credentials,
+        opts=child,
+    )
+    tenant = config.target.tenant_id if config.target.kind == "self" else None
+    user = tenant if tenant in credentials.users else None
+    push = replace(gateway.endpoint(user, published=True), url=host_url(config.server))
+    return PublishedEndpoint(
+        ports=[],
+        push=push,
+        outputs={
+            "pyroscopeUrl": host_url(config.server),
+            "pyroscopeGatewayNetworkUrl": gateway.url,
+            "pyroscopePushUser": push.basic_auth_user,
+            "pyroscopePushPassword": push.basic_auth_password,
+        },
+    )
 
 
 def deploy_docker_server(config: BundleConfig) -> ServerDeployment | None:
-    return None
+    """Register the Docker server; its deployment tells Grafana and the wiring where it is."""
+    return DockerPyroscope("pyroscope", config).deployment

@@ -1,10 +1,244 @@
-"""Pyroscope on Kubernetes (to be built: issue 4)."""
+"""Pyroscope on Kubernetes: the single-binary StatefulSet, or the official Helm chart (microservices).
+
+Single binary (default): one pod, its data on a PVC that outlives the StatefulSet, a NetworkPolicy
+that admits only known clients, and nothing exposed outside the cluster unless asked. The objects
+come from the pure builders in ``k8s_manifests.py``; this module only registers them.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+import pulumi
+from pulumi_kubernetes.apps import v1 as apps_v1
+from pulumi_kubernetes.core import v1 as core_v1
+from pulumi_kubernetes.networking import v1 as networking_v1
+from pulumi_kubernetes.policy import v1 as policy_v1
+
+from pyroscope_bundle import constants
 from pyroscope_bundle.config import BundleConfig
-from pyroscope_bundle.endpoints import ServerDeployment
+from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
+from pyroscope_bundle.gateway.common import GatewayDeployment
+from pyroscope_bundle.server import k8s_manifests as manifests
+from pyroscope_bundle.server.pyroscope_config import pyroscope_config_yaml
+
+TYPE_TOKEN = "pyroscope-bundle:server:KubernetesPyroscope"
+
+
+def data_options(config: BundleConfig, parent: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+    """Options for a resource that holds profiles: never deleted by Pulumi, protected in production."""
+    return pulumi.ResourceOptions(
+        parent=parent, protect=config.server.protect, retain_on_delete=True, **extra
+    )
+
+
+def register_namespace(config: BundleConfig, parent: pulumi.Resource) -> core_v1.Namespace | None:
+    """The server's namespace when the bundle owns it. Deleting it would delete the PVCs with it."""
+    kubernetes = config.server.kubernetes
+    if not kubernetes.create_namespace:
+        return None
+    manifest = manifests.namespace_manifest(kubernetes.namespace)
+    return core_v1.Namespace(
+        f"{kubernetes.namespace}-namespace",
+        metadata=manifest["metadata"],
+        opts=data_options(config, parent),
+    )
+
+
+def tenant_for_queries(config: BundleConfig) -> str | None:
+    """Grafana's tenant on a multi-tenant server: the one the stack's services use."""
+    return config.target.tenant_id if config.server.multitenancy else None
+
+
+class KubernetesPyroscope(pulumi.ComponentResource):
+    """Pyroscope single binary: Namespace, ConfigMap, StatefulSet + PVC, Services, PDB, NetworkPolicy."""
+
+    url: str
+    namespace: str
+
+    def __init__(self, name: str, config: BundleConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        server = config.server
+        namespace = server.kubernetes.namespace
+        self.namespace = namespace
+        created_namespace = register_namespace(config, self)
+        in_namespace = [created_namespace] if created_namespace is not None else []
+
+        def child(**extra: Any) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, depends_on=in_namespace, **extra)
+
+        config_yaml = pyroscope_config_yaml(server)
+        service_account = manifests.service_account_manifest(
+            manifests.SERVER_NAME, namespace, manifests.COMPONENT_SERVER
+        )
+        core_v1.ServiceAccount(
+            f"{manifests.SERVER_NAME}-serviceaccount",
+            metadata=service_account["metadata"],
+            automount_service_account_token=False,
+            opts=child(),
+        )
+        config_map = manifests.pyroscope_config_map(namespace, config_yaml)
+        config_map_resource = core_v1.ConfigMap(
+            f"{manifests.SERVER_NAME}-configmap",
+            metadata=config_map["metadata"],
+            data=config_map["data"],
+            opts=child(),
+        )
+        statefulset = manifests.statefulset_manifest(server, namespace, config_yaml)
+        apps_v1.StatefulSet(
+            f"{manifests.SERVER_NAME}-statefulset",
+            metadata=statefulset["metadata"],
+            spec=statefulset["spec"],
+            # The PVCs of its volumeClaimTemplate hold every profile. volumeClaimTemplates are
+            # immutable: a size change would replace the StatefulSet without growing the existing
+            # PVC, so it is ignored here and the PVC is grown in place (docs/sizing.md).
+            opts=data_options(
+                config,
+                self,
+                depends_on=[*in_namespace, config_map_resource],
+                ignore_changes=["spec.volumeClaimTemplates"],
+            ),
+        )
+        for headless in (False, True):
+            service = manifests.service_manifest(namespace, headless=headless)
+            core_v1.Service(
+                f"{service['metadata']['name']}-service",
+                metadata=service["metadata"],
+                spec=service["spec"],
+                opts=child(),
+            )
+        pdb = manifests.pdb_manifest(namespace)
+        policy_v1.PodDisruptionBudget(
+            f"{manifests.SERVER_NAME}-pdb", metadata=pdb["metadata"], spec=pdb["spec"], opts=child()
+        )
+
+        # --- The authenticating gateway: the one call site (see deploy_gateway below). ---
+        gateway = deploy_gateway(config, self, in_namespace)
+        peers = pyroscope_peers(config, gateway)
+        policy = manifests.network_policy_manifest(
+            manifests.SERVER_NAME,
+            namespace,
+            manifests.selector_labels(manifests.COMPONENT_SERVER),
+            peers,
+            constants.PYROSCOPE_HTTP_PORT,
+        )
+        networking_v1.NetworkPolicy(
+            f"{manifests.SERVER_NAME}-networkpolicy",
+            metadata=policy["metadata"],
+            spec=policy["spec"],
+            opts=child(),
+        )
+        if gateway is not None:
+            gateway_policy = gateway_network_policy(config, gateway)
+            networking_v1.NetworkPolicy(
+                "pyroscope-gateway-networkpolicy",
+                metadata=gateway_policy["metadata"],
+                spec=gateway_policy["spec"],
+                opts=child(),
+            )
+        # Behind the gateway when there is one: the OSS server itself has no authentication.
+        exposed_service = gateway_service(gateway) if gateway is not None else manifests.SERVER_NAME
+        ingress = manifests.ingress_manifest(config, exposed_service)
+        if ingress is not None:
+            networking_v1.Ingress(
+                f"{manifests.SERVER_NAME}-ingress",
+                metadata=ingress["metadata"],
+                spec=ingress["spec"],
+                opts=child(),
+            )
+
+        self.url = manifests.in_cluster_url(manifests.SERVER_NAME, namespace)
+        self.gateway_url = gateway.url if gateway is not None else None
+        self.push = (
+            push_endpoint(config, gateway)
+            if gateway is not None
+            else Endpoint(url=self.url, tenant_id=config.target.tenant_id)
+        )
+        self.query = Endpoint(url=self.url, tenant_id=tenant_for_queries(config))
+        external_url = manifests.ingress_url(config)
+        self.external_push = dataclasses.replace(self.push, url=external_url) if external_url else None
+        self.register_outputs({"pyroscopeUrl": self.url, "namespace": namespace})
+
+
+def deploy_gateway(
+    config: BundleConfig, parent: pulumi.Resource, depends_on: list[Any]
+) -> GatewayDeployment | None:
+    """THE gateway call site: the authenticating nginx gateway (``pyroscope_bundle.gateway``) in
+    front of Pyroscope's Service, when ``config.gateway_enabled`` (default on Kubernetes)."""
+    if not config.gateway_enabled:
+        return None
+    from pyroscope_bundle.gateway import GatewayCredentials, deploy_kubernetes_gateway, gateway_users
+
+    namespace = config.server.kubernetes.namespace
+    credentials = GatewayCredentials(
+        "pyroscope-gateway-credentials", gateway_users(config), opts=pulumi.ResourceOptions(parent=parent)
+    )
+    service_host = f"{manifests.SERVER_NAME}.{namespace}.{constants.KUBERNETES_SERVICE_DOMAIN}"
+    upstream = f"{service_host}:{constants.PYROSCOPE_HTTP_PORT}"
+    return deploy_kubernetes_gateway(
+        config,
+        namespace,
+        upstream,
+        credentials,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+    )
+
+
+def gateway_service(gateway: GatewayDeployment) -> str:
+    """The gateway's Service name (the host of its in-cluster URL)."""
+    return gateway.url.split("//", 1)[1].split(".", 1)[0]
+
+
+def push_endpoint(config: BundleConfig, gateway: GatewayDeployment) -> Endpoint:
+    """The gateway user wired services authenticate as (the tenant, with multi-tenancy)."""
+    tenant = config.target.tenant_id if config.server.multitenancy else None
+    return gateway.endpoint(tenant if tenant in gateway.credentials.users else None)
+
+
+def gateway_network_policy(config: BundleConfig, gateway: GatewayDeployment) -> dict[str, Any]:
+    """Only known clients reach the gateway's pods (it authenticates them, this fences the rest)."""
+    return manifests.network_policy_manifest(
+        "pyroscope-gateway",
+        config.server.kubernetes.namespace,
+        gateway.pod_labels,
+        manifests.client_peers(config),
+        constants.GATEWAY_PORT,
+        component="gateway",
+    )
+
+
+def pyroscope_peers(config: BundleConfig, gateway: GatewayDeployment | None) -> list[manifests.Peer]:
+    """Who may reach Pyroscope's port. With a gateway: only the gateway pods and Grafana (which
+    queries directly: it is trusted and the datasource then needs no credentials)."""
+    if gateway is None:
+        return manifests.client_peers(config)
+    peers = [manifests.Peer(config.server.kubernetes.namespace, gateway.pod_labels)]
+    if config.grafana_mode == "kubernetes-sidecar":
+        peers.append(manifests.grafana_peer(config))
+    return manifests.dedupe_peers(peers)
 
 
 def deploy_kubernetes_server(config: BundleConfig) -> ServerDeployment | None:
-    return None
+    """Register Pyroscope on Kubernetes in the configured mode; return its endpoints and outputs."""
+    server = config.server
+    if server.kubernetes.mode == "microservices":
+        from pyroscope_bundle.server.helm import deploy_helm_server
+
+        return deploy_helm_server(config)
+    component = KubernetesPyroscope("pyroscope", config)
+    return ServerDeployment(
+        backend="kubernetes",
+        version=server.version,
+        push=component.push,
+        query=component.query,
+        external_push=component.external_push,
+        outputs={
+            **({"gatewayUrl": component.gateway_url} if component.gateway_url else {}),
+            "pyroscopeUrl": component.url,
+            **({"pyroscopeExternalUrl": component.external_push.url} if component.external_push else {}),
+            "namespace": component.namespace,
+            "pyroscopeVersion": server.version,
+        },
+        namespace=component.namespace,
+    )

@@ -1,23 +1,44 @@
-"""Per-service profiler wiring: env contract, Kubernetes Deployments, ECS task definitions."""
+"""Per-service profiler wiring: env contract, Kubernetes Deployments, ECS task definitions.
+
+:func:`deploy_wiring` wires every enabled service of ``pyroscope:services``: existing
+Kubernetes Deployments through server-side-apply patches and ECS services through profiled task
+definitions, with the token in a Kubernetes Secret / a Secrets Manager secret. The building
+blocks (pure functions, transforms, components) live in :mod:`.kubernetes` and :mod:`.ecs`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 
-from pyroscope_bundle.config import BundleConfig
+from pyroscope_bundle.config import BundleConfig, Service
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
+from pyroscope_bundle.wiring import names
+from pyroscope_bundle.wiring.settings import ProfilerSettings, credentials_hash, is_wired, profiler_settings
 
 
 def resolve_target(
-    config: BundleConfig, server: ServerDeployment | None, auth_token: pulumi.Output[str] | None
+    config: BundleConfig,
+    server: ServerDeployment | None,
+    auth_token: pulumi.Output[str] | None,
+    *,
+    from_outside: bool = False,
 ) -> Endpoint | None:
-    """Where wired services send: the stack's own server, or an external / Grafana Cloud one."""
+    """Where wired services send: the stack's own server, or an external / Grafana Cloud one.
+
+    ``from_outside`` asks for the address a client outside the server's cluster or host can use
+    (ECS tasks): the server's exposed endpoint. None when the target is this stack's server and
+    it has no (such) push endpoint.
+    """
     target = config.target
     if target.kind == "self":
-        return server.push if server is not None else None
+        if server is None:
+            return None
+        return server.external_push if from_outside else server.push
     assert target.url is not None  # checked by the config loader
     return Endpoint(
         url=target.url,
@@ -27,6 +48,151 @@ def resolve_target(
     )
 
 
-def deploy_wiring(config: BundleConfig, target: Endpoint | None, project_root: Path) -> dict[str, Any]:
-    """Wire every enabled service in ``config.services`` to ``target``; return stack outputs."""
-    return {}
+def deploy_wiring(
+    config: BundleConfig, target: Endpoint | None, project_root: Path, ecs_target: Endpoint | None = None
+) -> dict[str, Any]:
+    """Wire every enabled service in ``config.services`` to ``target`` (ECS services to
+    ``ecs_target`` when given: they run outside the server's cluster); return stack outputs.
+
+    Disabled (globally or per service) means no wiring resources at all, so turning a switch
+    off makes the next ``pulumi up`` remove them.
+    """
+    services = [service for service in config.services if is_wired(config, service)]
+    if not config.target.enabled or not services:
+        return {}
+    if target is None:
+        if services:
+            pulumi.log.warn(
+                "pyroscope:target.kind is self but the server has no push endpoint: "
+                f"{', '.join(s.name for s in services)} are not wired"
+            )
+        return {}
+    outputs: dict[str, Any] = {
+        names.OUTPUT_SERVER_ADDRESS: target.url,
+        names.OUTPUT_WIRED_SERVICES: sorted(service.name for service in services),
+    }
+    if target.basic_auth_user is not None:
+        outputs[names.OUTPUT_BASIC_AUTH_USER] = target.basic_auth_user
+    if target.basic_auth_password is not None:
+        outputs[names.OUTPUT_BASIC_AUTH_PASSWORD] = pulumi.Output.secret(target.basic_auth_password)
+    if target.tenant_id:
+        outputs[names.OUTPUT_TENANT_ID] = target.tenant_id
+    kubernetes = [service for service in services if service.platform == "kubernetes"]
+    ecs = [service for service in services if service.platform == "ecs"]
+    if kubernetes:
+        outputs.update(_wire_kubernetes(config, target, kubernetes))
+    if ecs:
+        ecs_endpoint = ecs_target or target
+        if ecs_endpoint.url != target.url:
+            outputs[names.OUTPUT_EXTERNAL_SERVER_ADDRESS] = ecs_endpoint.url
+        outputs.update(_wire_ecs(config, ecs_endpoint, ecs, project_root))
+    return outputs
+
+
+def _wire_kubernetes(config: BundleConfig, target: Endpoint, services: list[Service]) -> dict[str, Any]:
+    from pyroscope_bundle.wiring.kubernetes import (
+        KubernetesCredentials,
+        KubernetesServiceWiring,
+        SecretKeyRef,
+    )
+
+    existing = config.target.existing_secrets
+    password = target.basic_auth_password
+    secret: SecretKeyRef | None = None
+    rollout_hash = None
+    credentials: dict[str, KubernetesCredentials] = {}
+    if existing.kubernetes_secret_name is not None:
+        secret = SecretKeyRef(existing.kubernetes_secret_name, existing.kubernetes_secret_key)
+    elif password is not None:
+        secret = SecretKeyRef()
+        rollout_hash = credentials_hash(password)
+        for namespace in sorted({str(service.kubernetes.namespace) for service in services}):
+            credentials[namespace] = KubernetesCredentials(
+                f"profiler-credentials-{namespace}", namespace, password
+            )
+    server_namespace = (
+        config.server.kubernetes.namespace
+        if config.target.kind == "self" and config.server.backend == "kubernetes"
+        else None
+    )
+    for service in services:
+        namespace = str(service.kubernetes.namespace)
+        deployment = service.kubernetes.deployment or service.name
+        depends = [credentials[namespace]] if namespace in credentials else []
+        KubernetesServiceWiring(
+            f"profiler-{service.name}",
+            profiler_settings(config, service, target),
+            namespace=namespace,
+            deployment=deployment,
+            containers=service.kubernetes.containers or [deployment],
+            secret=secret,
+            credentials_hash=rollout_hash,
+            network_policy=service.kubernetes.network_policy,
+            server_namespace=server_namespace,
+            opts=pulumi.ResourceOptions(depends_on=depends),
+        )
+    if secret is None:
+        return {}
+    return {names.OUTPUT_KUBERNETES_SECRET_NAME: secret.name, names.OUTPUT_KUBERNETES_SECRET_KEY: secret.key}
+
+
+def _wire_ecs(
+    config: BundleConfig, target: Endpoint, services: list[Service], project_root: Path
+) -> dict[str, Any]:
+    from pyroscope_bundle.wiring.checks import load_container_definitions
+    from pyroscope_bundle.wiring.ecs import EcsCredentials, ProfiledTaskDefinition
+
+    existing = config.target.existing_secrets
+    credentials: EcsCredentials | None = None
+    if existing.aws_secret_arn is not None or target.basic_auth_password is not None:
+        credentials = EcsCredentials(
+            "profiler-credentials",
+            stack=config.stack,
+            password=target.basic_auth_password if existing.aws_secret_arn is None else None,
+            existing_secret_arn=existing.aws_secret_arn,
+            kms_key_arn=existing.kms_key_arn,
+            json_key=existing.aws_secret_json_key,
+        )
+    pulumi.Output.from_input(target.url).apply(lambda url: _warn_if_cluster_local(url, services))
+    for service in services:
+        assert service.ecs.container_definitions is not None  # checked by the config loader
+        definitions = load_container_definitions(project_root / service.ecs.container_definitions)
+        settings = profiler_settings(config, service, target)
+        if existing.aws_secret_arn is not None:
+            # The bundle does not manage that secret's value: no rollout hash.
+            settings = _without_password(settings)
+        ProfiledTaskDefinition(
+            f"profiler-{service.name}",
+            settings,
+            container_definitions=definitions,
+            family=service.ecs.family or service.name,
+            stack=config.stack,
+            cpu=service.ecs.cpu,
+            memory=service.ecs.memory,
+            credentials=credentials,
+            execution_role=service.ecs.execution_role_name,
+            containers=service.ecs.containers,
+            overwrite=service.ecs.overwrite_environment,
+        )
+    if credentials is None:
+        return {}
+    return {
+        names.OUTPUT_SECRET_ARN: credentials.secret_arn,
+        names.OUTPUT_SECRET_JSON_KEY: credentials.json_key,
+        names.OUTPUT_SECRET_READ_POLICY_ARN: credentials.policy_arn,
+    }
+
+
+def _without_password(settings: ProfilerSettings) -> ProfilerSettings:
+    return dataclasses.replace(settings, basic_auth_password=None)
+
+
+def _warn_if_cluster_local(url: str, services: list[Service]) -> None:
+    """ECS tasks cannot resolve in-cluster Service names: say so instead of failing silently."""
+    host = urlsplit(url).hostname or ""
+    if host.endswith((".svc", ".svc.cluster.local")):
+        pulumi.log.warn(
+            f"ECS services {', '.join(s.name for s in services)} push to {url}, an in-cluster address "
+            "ECS tasks cannot reach; expose the server (pyroscope:server.kubernetes.ingress) or use "
+            "pyroscope:target.kind external"
+        )

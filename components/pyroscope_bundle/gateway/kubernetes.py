@@ -1,0 +1,214 @@
+"""The gateway on Kubernetes: ConfigMap (nginx.conf), Secret (htpasswd), Deployment, Service.
+
+The Deployment gets the same pod security as Pyroscope (non-root, read-only root filesystem
+with an emptyDir for /tmp, no capabilities, RuntimeDefault seccomp). The Kubernetes backend
+applies the NetworkPolicy that admits only :attr:`GatewayDeployment.pod_labels` to Pyroscope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pulumi
+
+from pyroscope_bundle import constants
+from pyroscope_bundle.config import BundleConfig
+from pyroscope_bundle.gateway.common import GatewayDeployment, gateway_image, gateway_labels
+from pyroscope_bundle.gateway.credentials import GatewayCredentials
+from pyroscope_bundle.gateway.nginx import NginxSettings, render_nginx_conf
+
+# Clients reach the gateway on Pyroscope's usual port; nginx listens on its unprivileged one.
+GATEWAY_SERVICE_PORT = constants.PYROSCOPE_HTTP_PORT
+CONFIG_CHECKSUM_ANNOTATION = "pyroscope-bundle/gateway-config-sha256"
+RESOURCES = {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "1", "memory": "128Mi"}}
+
+
+def kubernetes_nginx_settings(config: BundleConfig, upstream: str) -> NginxSettings:
+    # A Service's ClusterIP is stable: resolve it once, keep upstream connections alive.
+    return NginxSettings(upstream=upstream, multitenancy=config.server.multitenancy)
+
+
+def common_labels(name: str) -> dict[str, str]:
+    return {**gateway_labels(name), constants.LABEL_MANAGED_BY: constants.MANAGED_BY}
+
+
+def gateway_deployment_spec(
+    config: BundleConfig, name: str, *, config_map: str, secret: str, nginx_conf: str, replicas: int = 1
+) -> dict[str, Any]:
+    """The Deployment's ``spec``.
+
+    Readiness follows Pyroscope's ``/ready`` through the gateway (a gateway to a server that is
+    not ready has nothing to offer); liveness is a TCP check, so a Pyroscope outage never
+    restarts the gateway.
+    """
+    selector = gateway_labels(name)
+    checksum = hashlib.sha256(nginx_conf.encode()).hexdigest()
+    port_name = "http"
+    return {
+        "replicas": replicas,
+        "selector": {"matchLabels": selector},
+        # Never below the wanted replica count while rolling.
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+        "template": {
+            "metadata": {
+                "labels": common_labels(name),
+                # nginx reads its config once: a changed ConfigMap must roll the pods. The
+                # htpasswd is re-read on every request, so a rotated Secret needs no restart.
+                "annotations": {CONFIG_CHECKSUM_ANNOTATION: checksum},
+            },
+            "spec": {
+                "automountServiceAccountToken": False,
+                "securityContext": {
+                    "runAsNonRoot": True,
+                    "runAsUser": constants.GATEWAY_KUBERNETES_UID,
+                    "runAsGroup": constants.GATEWAY_KUBERNETES_UID,
+                    "fsGroup": constants.GATEWAY_KUBERNETES_UID,
+                    "seccompProfile": {"type": "RuntimeDefault"},
+                },
+                "containers": [
+                    {
+                        "name": "nginx",
+                        "image": gateway_image(config),
+                        "command": [
+                            "nginx",
+                            "-c",
+                            f"{constants.GATEWAY_CONFIG_DIR}/nginx.conf",
+                            "-g",
+                            "daemon off;",
+                        ],
+                        "ports": [
+                            {"name": port_name, "containerPort": constants.GATEWAY_PORT, "protocol": "TCP"}
+                        ],
+                        "securityContext": {
+                            "allowPrivilegeEscalation": False,
+                            "readOnlyRootFilesystem": True,
+                            "capabilities": {"drop": ["ALL"]},
+                        },
+                        "resources": RESOURCES,
+                        "readinessProbe": {
+                            "httpGet": {"path": constants.PYROSCOPE_READY_PATH, "port": port_name},
+                            "periodSeconds": 10,
+                            "timeoutSeconds": 5,
+                        },
+                        "livenessProbe": {
+                            "tcpSocket": {"port": port_name},
+                            "periodSeconds": 20,
+                            "failureThreshold": 3,
+                        },
+                        "volumeMounts": [
+                            {"name": "config", "mountPath": constants.GATEWAY_CONFIG_DIR, "readOnly": True},
+                            {
+                                "name": "htpasswd",
+                                "mountPath": constants.GATEWAY_HTPASSWD_DIR,
+                                "readOnly": True,
+                            },
+                            {"name": "tmp", "mountPath": constants.GATEWAY_TMP_DIR},
+                        ],
+                    }
+                ],
+                "volumes": [
+                    {"name": "config", "configMap": {"name": config_map}},
+                    # Readable by the nginx group only (fsGroup), not world-readable.
+                    {"name": "htpasswd", "secret": {"secretName": secret, "defaultMode": 0o440}},
+                    {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
+                ],
+            },
+        },
+    }
+
+
+def gateway_service_spec(name: str) -> dict[str, Any]:
+    return {
+        "type": "ClusterIP",
+        "selector": gateway_labels(name),
+        "ports": [{"name": "http", "port": GATEWAY_SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+    }
+
+
+class KubernetesGateway(pulumi.ComponentResource):
+    """nginx-unprivileged Deployment and Service in front of Pyroscope's Service."""
+
+    def __init__(
+        self,
+        name: str,
+        config: BundleConfig,
+        *,
+        namespace: pulumi.Input[str],
+        upstream: str,
+        credentials: GatewayCredentials,
+        opts: pulumi.ResourceOptions | None = None,
+        replicas: int = 1,
+    ) -> None:
+        super().__init__("pyroscope-bundle:gateway:KubernetesGateway", name, None, opts)
+        import pulumi_kubernetes as k8s
+
+        # A component's depends_on does not hold back its children: pass it on, so nothing is
+        # created before the namespace it lives in.
+        outer = list(opts.depends_on or []) if opts and isinstance(opts.depends_on, list) else []
+        child = pulumi.ResourceOptions(parent=self, depends_on=outer)
+        labels = common_labels(name)
+        self.nginx_conf = render_nginx_conf(kubernetes_nginx_settings(config, upstream))
+        config_map_name = name
+        secret_name = f"{name}-htpasswd"
+
+        def meta(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels)
+
+        self.config_map = k8s.core.v1.ConfigMap(
+            f"{name}-config", metadata=meta(config_map_name), data={"nginx.conf": self.nginx_conf}, opts=child
+        )
+        self.secret = k8s.core.v1.Secret(
+            f"{name}-htpasswd",
+            metadata=meta(secret_name),
+            type="Opaque",
+            string_data={"htpasswd": credentials.htpasswd},
+            opts=child,
+        )
+        self.deployment = k8s.apps.v1.Deployment(
+            name,
+            metadata=meta(name),
+            spec=gateway_deployment_spec(
+                config,
+                name,
+                config_map=config_map_name,
+                secret=secret_name,
+                nginx_conf=self.nginx_conf,
+                replicas=replicas,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*outer, self.config_map, self.secret]),
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service", metadata=meta(name), spec=gateway_service_spec(name), opts=child
+        )
+        self.register_outputs({"service": name})
+
+
+def deploy_kubernetes_gateway(
+    config: BundleConfig,
+    namespace: str,
+    upstream: str,
+    credentials: GatewayCredentials,
+    *,
+    opts: pulumi.ResourceOptions | None = None,
+    name: str = "pyroscope-gateway",
+    replicas: int = 1,
+) -> GatewayDeployment:
+    """Register the gateway; ``upstream`` is Pyroscope's Service as ``host:port``."""
+    component = KubernetesGateway(
+        name,
+        config,
+        namespace=namespace,
+        upstream=upstream,
+        credentials=credentials,
+        opts=opts,
+        replicas=replicas,
+    )
+    return GatewayDeployment(
+        url=f"http://{name}.{namespace}.svc.cluster.local:{GATEWAY_SERVICE_PORT}",
+        credentials=credentials,
+        multitenancy=config.server.multitenancy,
+        pod_labels=gateway_labels(name),
+        namespace=namespace,
+        resource=component,
+    )

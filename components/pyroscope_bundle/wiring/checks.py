@@ -1,0 +1,96 @@
+"""Config checks for the wiring, run by the loader before any resource is registered.
+
+Each problem names the key to change: tags every SDK parses the same way, profile types the
+runtime's SDK can collect, container-definition files the ECS wiring can use.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pyroscope_bundle import env_contract as contract
+from pyroscope_bundle.config.errors import Problem, key_path
+from pyroscope_bundle.config.model import BundleConfig, Service
+
+
+def check_services(config: BundleConfig, project_root: Path | None) -> list[Problem]:
+    problems: list[Problem] = []
+    for index, service in enumerate(config.services):
+        problems += _check_profile(index, service)
+        if service.platform == "ecs":
+            problems += _check_ecs_definitions(index, service, project_root)
+    return problems
+
+
+def _check_profile(index: int, service: Service) -> list[Problem]:
+    problems: list[Problem] = []
+    for key, value in sorted(service.tags.items()):
+        problem = contract.tag_problem(key, value)
+        if problem:
+            problems.append(Problem(key_path("services", index, "tags", key), problem, value))
+    for field, text in (("version", service.version), ("applicationName", service.application_name)):
+        value_problem = contract.tag_value_problem(text) if text is not None else None
+        if value_problem:
+            problems.append(Problem(key_path("services", index, field), value_problem, text))
+    types_problem = contract.profile_type_problem(service.runtime, list(service.profile_types))
+    if types_problem:
+        problems.append(
+            Problem(key_path("services", index, "profileTypes"), types_problem, service.profile_types)
+        )
+    return problems
+
+
+def load_container_definitions(path: Path) -> list[dict[str, Any]]:
+    """The container-definition list in ``path``; ValueError saying what is wrong with it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"is not valid JSON ({error})") from None
+    if not isinstance(data, list) or not data or not all(isinstance(item, dict) for item in data):
+        raise ValueError("must hold a non-empty JSON list of container definitions (objects)")
+    if not all(isinstance(item.get("name"), str) and item["name"] for item in data):
+        raise ValueError("has a container definition without a name")
+    return data
+
+
+def _check_ecs_definitions(index: int, service: Service, project_root: Path | None) -> list[Problem]:
+    relative = service.ecs.container_definitions
+    if project_root is None or not relative or not (project_root / relative).is_file():
+        return []  # missing file: reported by the loader
+    file_key = key_path("services", index, "ecs", "containerDefinitions")
+    try:
+        definitions = load_container_definitions(project_root / relative)
+    except ValueError as error:
+        return [Problem(file_key, str(error), relative)]
+    problems: list[Problem] = []
+    present = [item["name"] for item in definitions]
+    unknown = [name for name in service.ecs.containers if name not in present]
+    if unknown:
+        problems.append(
+            Problem(
+                key_path("services", index, "ecs", "containers"),
+                f"names no container of {relative}; containers there: {', '.join(present)}",
+                unknown,
+            )
+        )
+    if service.ecs.overwrite_environment:
+        return problems
+    owned = set(contract.owned_names(service.runtime))
+    for item in definitions:
+        if service.ecs.containers and item["name"] not in service.ecs.containers:
+            continue
+        for section in ("environment", "secrets"):
+            for entry in item.get(section) or []:
+                if isinstance(entry, dict) and entry.get("name") in owned:
+                    problems.append(
+                        Problem(
+                            file_key,
+                            f"sets {entry['name']} in container {item['name']} ({section}), which the "
+                            "wiring sets; remove it from the file or set "
+                            f"{key_path('services', index, 'ecs', 'overwriteEnvironment')}: true",
+                            relative,
+                        )
+                    )
+    return problems

@@ -1,0 +1,461 @@
+"""Profiler wiring for Kubernetes workloads.
+
+Three ways to apply the same wiring:
+
+(a) :func:`wire_workload_spec` - a pure function for the ``spec`` of a Deployment /
+    StatefulSet / DaemonSet your own program builds (Kubernetes camelCase dicts, as in YAML);
+(b) :func:`kubernetes_transform` - a stack transform that wires every such workload carrying
+    the opt-in label ``pyroscope-bundle/profile: "true"``;
+(c) :class:`KubernetesServiceWiring` - a server-side-apply ``DeploymentPatch`` for an existing
+    Deployment this stack does not own (what ``pyroscope:services`` uses).
+
+The password always comes from a Secret via ``secretKeyRef``; the pod template carries a hash of
+it so that rotating the token rolls the pods (and nothing else does).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pulumi
+
+from pyroscope_bundle import constants
+from pyroscope_bundle import env_contract as contract
+from pyroscope_bundle.endpoints import Endpoint
+from pyroscope_bundle.wiring import names
+from pyroscope_bundle.wiring.env import EnvVar, profiler_env
+from pyroscope_bundle.wiring.settings import ProfilerSettings, build_settings, credentials_hash
+
+WORKLOAD_TYPES = (
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:apps/v1:StatefulSet",
+    "kubernetes:apps/v1:DaemonSet",
+)
+
+
+class EnvConflictError(ValueError):
+    """A container already sets a variable the wiring owns, to something else."""
+
+
+@dataclass(frozen=True)
+class SecretKeyRef:
+    """Where the password is: a Secret in the workload's namespace, and the key in it."""
+
+    name: str = contract.KUBERNETES_SECRET_NAME
+    key: str = contract.CREDENTIALS_SECRET_KEY
+
+
+def env_entry(variable: EnvVar, secret: SecretKeyRef | None) -> dict[str, Any]:
+    if variable.from_secret:
+        if secret is None:
+            raise ValueError(f"{variable.name} needs a Secret to reference")
+        return {
+            "name": variable.name,
+            "valueFrom": {"secretKeyRef": {"name": secret.name, "key": secret.key}},
+        }
+    return {"name": variable.name, "value": variable.value}
+
+
+def container_env(settings: ProfilerSettings, secret: SecretKeyRef | None) -> list[dict[str, Any]]:
+    """The ``env`` entries for one container, sorted by name; the password only as secretKeyRef."""
+    variables = profiler_env(settings, password_from_secret=secret is not None)
+    return [env_entry(variable, secret) for variable in variables]
+
+
+def pod_metadata(settings: ProfilerSettings, credentials_hash: pulumi.Input[str] | None) -> dict[str, Any]:
+    """Labels that make profiled pods discoverable; annotations that roll them on token rotation."""
+    annotations: dict[str, Any] = {names.APPLICATION_ANNOTATION: settings.application_name}
+    if credentials_hash is not None:
+        annotations[names.CREDENTIALS_HASH_ANNOTATION] = credentials_hash
+    return {
+        "labels": {
+            names.PROFILED_LABEL: "true",
+            names.RUNTIME_LABEL: settings.runtime,
+            names.SERVICE_LABEL: settings.service,
+        },
+        "annotations": annotations,
+    }
+
+
+def merge_env(
+    existing: Sequence[Mapping[str, Any]],
+    ours: Sequence[Mapping[str, Any]],
+    owned: Sequence[str],
+    *,
+    overwrite: bool,
+    where: str,
+) -> list[dict[str, Any]]:
+    """The container's own entries (in their order) followed by ours (sorted).
+
+    An entry of the container with a name we set (or the legacy PYROSCOPE_AUTH_TOKEN) is a
+    conflict unless it is identical; ``overwrite`` replaces (or drops) it instead of failing.
+    """
+    ours_by_name = {entry["name"]: dict(entry) for entry in ours}
+    owned_names = set(owned) | set(ours_by_name)
+    kept: list[dict[str, Any]] = []
+    for entry in existing:
+        name = entry.get("name")
+        if name not in owned_names:
+            kept.append(dict(entry))
+            continue
+        if ours_by_name.get(name) == dict(entry):
+            continue
+        if not overwrite:
+            raise EnvConflictError(
+                f"{where}: env {name} is already set by the workload; remove it (the wiring sets it) "
+                "or pass overwrite=True"
+            )
+    return kept + [ours_by_name[name] for name in sorted(ours_by_name)]
+
+
+def wire_containers(
+    containers: Sequence[Mapping[str, Any]],
+    env: Sequence[Mapping[str, Any]],
+    runtime: str,
+    *,
+    only: Sequence[str] = (),
+    overwrite: bool = False,
+    where: str = "workload",
+) -> list[dict[str, Any]]:
+    """Copies of ``containers`` with ``env`` merged into each (or into those named in ``only``)."""
+    present = [container.get("name") for container in containers]
+    unknown = sorted(set(only) - {name for name in present if isinstance(name, str)})
+    if unknown:
+        raise ValueError(
+            f"{where}: no container named {', '.join(unknown)}; containers: {', '.join(map(str, present))}"
+        )
+    owned = contract.owned_names(runtime)
+    wired: list[dict[str, Any]] = []
+    for container in containers:
+        copied = copy.deepcopy(dict(container))
+        if not only or copied.get("name") in only:
+            copied["env"] = merge_env(
+                copied.get("env") or [],
+                env,
+                owned,
+                overwrite=overwrite,
+                where=f"{where} container {copied.get('name')}",
+            )
+        wired.append(copied)
+    return wired
+
+
+def wire_pod_template(
+    template: Mapping[str, Any],
+    settings: ProfilerSettings,
+    secret: SecretKeyRef | None,
+    credentials_hash: pulumi.Input[str] | None = None,
+    *,
+    only: Sequence[str] = (),
+    overwrite: bool = False,
+    where: str = "workload",
+) -> dict[str, Any]:
+    """A copy of a pod template with the profiler env, labels and annotations added."""
+    wired = copy.deepcopy(dict(template))
+    metadata = dict(wired.get("metadata") or {})
+    extra = pod_metadata(settings, credentials_hash)
+    metadata["labels"] = {**(metadata.get("labels") or {}), **extra["labels"]}
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), **extra["annotations"]}
+    wired["metadata"] = metadata
+    spec = dict(wired.get("spec") or {})
+    spec["containers"] = wire_containers(
+        spec.get("containers") or [],
+        container_env(settings, secret),
+        settings.runtime,
+        only=only,
+        overwrite=overwrite,
+        where=where,
+    )
+    wired["spec"] = spec
+    return wired
+
+
+def wire_workload_spec(
+    spec: Mapping[str, Any],
+    settings: ProfilerSettings,
+    secret: SecretKeyRef | None = SecretKeyRef(),
+    credentials_hash: pulumi.Input[str] | None = None,
+    *,
+    containers: Sequence[str] = (),
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """(a) The ``spec`` of a Deployment/StatefulSet/DaemonSet you build, wired for profiling.
+
+    ``spec`` uses Kubernetes (camelCase) keys, as in a YAML manifest; pass the result as
+    ``spec=`` of ``kubernetes.apps.v1.Deployment``. ``secret``: the Secret holding the password
+    in the workload's namespace (see :class:`KubernetesCredentials`), None when the target takes
+    no password. ``credentials_hash``: pass :func:`credentials_hash` of the password to roll the
+    pods when it is rotated.
+    """
+    wired = copy.deepcopy(dict(spec))
+    wired["template"] = wire_pod_template(
+        wired.get("template") or {},
+        settings,
+        secret,
+        credentials_hash,
+        only=containers,
+        overwrite=overwrite,
+        where=f"service {settings.service}",
+    )
+    return wired
+
+
+def deployment_patch_spec(
+    settings: ProfilerSettings,
+    secret: SecretKeyRef | None,
+    credentials_hash: pulumi.Input[str] | None,
+    containers: Sequence[str],
+) -> dict[str, Any]:
+    """The partial Deployment ``spec`` server-side apply merges into an existing Deployment.
+
+    Containers are matched by name, so the patch names them; it owns only the fields it sets.
+    """
+    env = container_env(settings, secret)
+    return {
+        "template": {
+            "metadata": pod_metadata(settings, credentials_hash),
+            "spec": {"containers": [{"name": name, "env": env} for name in containers]},
+        }
+    }
+
+
+def egress_policy_spec(service: str, target_url: str, server_namespace: str | None) -> dict[str, Any]:
+    """NetworkPolicy ``spec``: the wired pods may reach DNS and the profiling server.
+
+    For the stack's own server (``server_namespace``): any port in that namespace (Service and
+    pod ports may differ). For an external target: the URL's port on any address.
+    """
+    dns_ports = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+    if server_namespace is not None:
+        server_rule: dict[str, Any] = {
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": server_namespace}}}]
+        }
+    else:
+        parts = urlsplit(target_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        server_rule = {
+            "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}],
+            "ports": [{"protocol": "TCP", "port": port}],
+        }
+    return {
+        "podSelector": {"matchLabels": {names.PROFILED_LABEL: "true", names.SERVICE_LABEL: service}},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {
+                "to": [
+                    {
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                    }
+                ],
+                "ports": dns_ports,
+            },
+            server_rule,
+        ],
+    }
+
+
+def managed_labels(component: str) -> dict[str, str]:
+    return {
+        constants.LABEL_NAME: "pyroscope-profiler",
+        constants.LABEL_COMPONENT: component,
+        constants.LABEL_MANAGED_BY: constants.MANAGED_BY,
+    }
+
+
+class KubernetesCredentials(pulumi.ComponentResource):
+    """The Secret holding the profiler password in one namespace (pods reference it by key)."""
+
+    def __init__(
+        self,
+        name: str,
+        namespace: str,
+        password: pulumi.Output[str],
+        secret: SecretKeyRef = SecretKeyRef(),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("pyroscope-bundle:wiring:KubernetesCredentials", name, None, opts)
+        import pulumi_kubernetes.core.v1 as core
+
+        self.secret_ref = secret
+        self.secret = core.Secret(
+            name,
+            metadata={"name": secret.name, "namespace": namespace, "labels": managed_labels("credentials")},
+            type="Opaque",
+            string_data={secret.key: pulumi.Output.secret(password)},  # type: ignore[arg-type]
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"secretName": secret.name})
+
+
+class KubernetesServiceWiring(pulumi.ComponentResource):
+    """(c) Wire an existing Deployment this stack does not own: a server-side-apply patch."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: ProfilerSettings,
+        *,
+        namespace: str,
+        deployment: str,
+        containers: Sequence[str],
+        secret: SecretKeyRef | None,
+        credentials_hash: pulumi.Input[str] | None,
+        network_policy: bool = False,
+        server_namespace: str | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("pyroscope-bundle:wiring:KubernetesService", name, None, opts)
+        import pulumi_kubernetes.apps.v1 as apps
+
+        child = pulumi.ResourceOptions(parent=self)
+        self.patch = apps.DeploymentPatch(
+            name,
+            metadata={
+                "name": deployment,
+                "namespace": namespace,
+                "labels": {names.PROFILED_LABEL: "true"},
+            },
+            spec=deployment_patch_spec(settings, secret, credentials_hash, containers),
+            opts=child,
+        )
+        self.network_policy = None
+        if network_policy:
+            import pulumi_kubernetes.networking.v1 as networking
+
+            self.network_policy = networking.NetworkPolicy(
+                f"{name}-egress",
+                metadata={
+                    "name": names.network_policy_name(settings.service),
+                    "namespace": namespace,
+                    "labels": managed_labels("egress"),
+                },
+                spec=pulumi.Output.from_input(settings.server_address).apply(
+                    lambda url: egress_policy_spec(settings.service, url, server_namespace)
+                ),
+                opts=child,
+            )
+        self.register_outputs({"deployment": deployment, "namespace": namespace})
+
+
+# --- (b) the stack transform --------------------------------------------------------------------
+
+
+def _opted_in(metadata: Mapping[str, Any]) -> bool:
+    labels = metadata.get("labels") or {}
+    return str(labels.get(names.OPT_IN_LABEL, "")).lower() == "true"
+
+
+def _workload_settings(
+    metadata: Mapping[str, Any], endpoint: Endpoint, environment: str
+) -> tuple[ProfilerSettings, tuple[str, ...]]:
+    annotations = {**(metadata.get("labels") or {}), **(metadata.get("annotations") or {})}
+    workload = metadata.get("name") or "workload"
+    runtime = annotations.get(names.RUNTIME_ANNOTATION)
+    if runtime not in contract.RUNTIMES:
+        raise ValueError(
+            f"{workload}: opted in with {names.OPT_IN_LABEL} but annotation {names.RUNTIME_ANNOTATION} is "
+            f"{runtime!r}; set it to one of {', '.join(contract.RUNTIMES)}"
+        )
+    containers = tuple(
+        part.strip()
+        for part in str(annotations.get(names.CONTAINERS_ANNOTATION, "")).split(",")
+        if part.strip()
+    )
+    settings = build_settings(
+        service=str(annotations.get(names.SERVICE_ANNOTATION) or workload),
+        runtime=str(runtime),
+        environment=environment,
+        endpoint=endpoint,
+        version=annotations.get(names.VERSION_ANNOTATION),
+    )
+    return settings, containers
+
+
+def wire_workload_props(
+    props: Mapping[str, Any],
+    endpoint: Endpoint,
+    environment: str,
+    secret: SecretKeyRef | None,
+    credentials_hash: pulumi.Input[str] | None = None,
+) -> dict[str, Any] | None:
+    """The transformed props of one opted-in workload (plain dicts), or None when not opted in."""
+    metadata = props.get("metadata") or {}
+    if not _opted_in(metadata):
+        return None
+    settings, containers = _workload_settings(metadata, endpoint, environment)
+    wired = dict(props)
+    wired["spec"] = wire_workload_spec(
+        props.get("spec") or {}, settings, secret, credentials_hash, containers=containers
+    )
+    return wired
+
+
+def kubernetes_transform(
+    endpoint: Endpoint,
+    environment: str,
+    secret: SecretKeyRef | None = SecretKeyRef(),
+) -> Callable[[pulumi.ResourceTransformArgs], pulumi.ResourceTransformResult | None]:
+    """(b) A stack transform wiring every opted-in Deployment, StatefulSet and DaemonSet.
+
+    Register it with ``pulumi.runtime.register_resource_transform(kubernetes_transform(...))``
+    before the workloads are created, and create the Secret (:class:`KubernetesCredentials`) in
+    each of their namespaces. Opt in with the label ``pyroscope-bundle/profile: "true"`` and the
+    annotation ``pyroscope-bundle/runtime``. When ``metadata`` or ``spec`` are Outputs (secret
+    or not yet known) the wiring is applied inside them, keeping their secretness.
+    """
+    rollout_hash = credentials_hash(endpoint.basic_auth_password) if secret is not None else None
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        if args.type_ not in WORKLOAD_TYPES or not args.custom:
+            return None
+        props = args.props
+        metadata, spec = props.get("metadata"), props.get("spec")
+        if isinstance(metadata, pulumi.Output) or isinstance(spec, pulumi.Output) or _has_output(metadata):
+            lifted = pulumi.Output.all(metadata, spec).apply(
+                lambda parts: _wire_resolved(
+                    parts[0],
+                    parts[1],
+                    endpoint=endpoint,
+                    environment=environment,
+                    secret=secret,
+                    rollout_hash=rollout_hash,
+                )
+            )
+            new_props = {**props, "spec": lifted}
+            return pulumi.ResourceTransformResult(props=new_props, opts=args.opts)
+        wired = wire_workload_props(props, endpoint, environment, secret, rollout_hash)
+        if wired is None:
+            return None
+        return pulumi.ResourceTransformResult(props=wired, opts=args.opts)
+
+    return transform
+
+
+def _has_output(value: Any) -> bool:
+    if isinstance(value, pulumi.Output):
+        return True
+    if isinstance(value, Mapping):
+        return any(_has_output(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_output(item) for item in value)
+    return False
+
+
+def _wire_resolved(
+    metadata: Any,
+    spec: Any,
+    *,
+    endpoint: Endpoint,
+    environment: str,
+    secret: SecretKeyRef | None,
+    rollout_hash: pulumi.Input[str] | None,
+) -> Any:
+    wired = wire_workload_props(
+        {"metadata": metadata or {}, "spec": spec or {}}, endpoint, environment, secret, rollout_hash
+    )
+    return spec if wired is None else wired["spec"]

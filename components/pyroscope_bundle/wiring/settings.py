@@ -1,0 +1,128 @@
+"""One profiler settings value per service: what every platform's wiring is built from.
+
+Built by pure functions from the validated config, the service and the resolved target
+:class:`~pyroscope_bundle.endpoints.Endpoint`, so a test can build one by hand and every wiring
+(Kubernetes patch, ECS task definition, transforms, helpers) sees exactly the same values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+from pyroscope_bundle import env_contract as contract
+from pyroscope_bundle.config import BundleConfig, Service
+from pyroscope_bundle.endpoints import Endpoint
+
+
+@dataclass(frozen=True)
+class ProfilerSettings:
+    """Everything a profiled service needs to push profiles, for one runtime."""
+
+    service: str
+    runtime: str
+    # The stack name: the value of the `environment` tag.
+    environment: str
+    application_name: str
+    server_address: pulumi.Input[str]
+    basic_auth_user: pulumi.Input[str] | None = None
+    # A secret Output, or None when the target takes no password.
+    basic_auth_password: pulumi.Output[str] | None = field(default=None, repr=False)
+    tenant_id: str | None = None
+    # environment, service, version (when set) and the user's tags, sorted by key.
+    tags: Mapping[str, str] = field(default_factory=dict)
+    sample_rate: int = 100
+    profile_types: tuple[str, ...] = ("cpu",)
+
+    @property
+    def labels(self) -> str:
+        return contract.format_labels(self.tags)
+
+
+def service_tags(
+    environment: str, service: str, version: str | None, user_tags: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The tags every profile of ``service`` carries (bundle tags win; the loader refuses clashes)."""
+    tags = dict(user_tags or {})
+    tags.update(environment=environment, service=service)
+    if version:
+        tags["version"] = version
+    return dict(sorted(tags.items()))
+
+
+def build_settings(
+    *,
+    service: str,
+    runtime: str,
+    environment: str,
+    endpoint: Endpoint,
+    application_name: str | None = None,
+    version: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    sample_rate: int = 100,
+    profile_types: Sequence[str] = ("cpu",),
+) -> ProfilerSettings:
+    """Settings for a workload that is not in ``pyroscope:services`` (transforms, consumer stacks)."""
+    problem = contract.profile_type_problem(runtime, list(profile_types))
+    if problem:
+        raise ValueError(f"service {service}: profile types {list(profile_types)} {problem}")
+    for key, value in (tags or {}).items():
+        tag_error = contract.tag_problem(key, value)
+        if tag_error:
+            raise ValueError(f"service {service}: tag {key}={value!r} {tag_error}")
+    version_error = contract.tag_value_problem(version) if version is not None else None
+    if version_error:
+        raise ValueError(f"service {service}: version {version!r} {version_error}")
+    return ProfilerSettings(
+        service=service,
+        runtime=runtime,
+        environment=environment,
+        application_name=application_name or service,
+        server_address=endpoint.url,
+        basic_auth_user=endpoint.basic_auth_user,
+        basic_auth_password=endpoint.basic_auth_password,
+        tenant_id=endpoint.tenant_id,
+        tags=service_tags(environment, service, version, tags),
+        sample_rate=sample_rate,
+        profile_types=tuple(sorted(set(profile_types))),
+    )
+
+
+def profiler_settings(config: BundleConfig, service: Service, endpoint: Endpoint) -> ProfilerSettings:
+    """The settings of a service listed in ``pyroscope:services``."""
+    return build_settings(
+        service=service.name,
+        runtime=service.runtime,
+        environment=config.stack,
+        endpoint=endpoint,
+        application_name=service.application_name,
+        version=service.version,
+        tags=service.tags,
+        sample_rate=service.sample_rate,
+        profile_types=service.profile_types,
+    )
+
+
+def is_wired(config: BundleConfig, service: Service) -> bool:
+    """The global switch and the service's own switch: off means no wiring resources at all."""
+    return config.target.enabled and service.enabled
+
+
+def credentials_hash_of(password: str) -> str:
+    """First 16 hex digits of sha256(password).
+
+    Not secret: for a high-entropy token (Grafana Cloud access policy tokens, the generated
+    gateway passwords) 64 bits of a hash reveal nothing usable; it only tells Kubernetes and ECS
+    that the token changed. Do not use low-entropy passwords (they could be guessed from it).
+    """
+    return hashlib.sha256(password.encode()).hexdigest()[: contract.CREDENTIALS_HASH_LENGTH]
+
+
+def credentials_hash(password: pulumi.Output[str] | None) -> pulumi.Output[str] | None:
+    """The rollout trigger for ``password``: a plain (unsecret) Output, see :func:`credentials_hash_of`."""
+    if password is None:
+        return None
+    return pulumi.Output.unsecret(pulumi.Output.from_input(password).apply(credentials_hash_of))

@@ -1,0 +1,217 @@
+"""Scale-out mode: the official Helm chart's values, the S3 bucket, credentials and the Chart inputs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+from pyroscope_bundle import constants
+from pyroscope_bundle.config import BundleConfig, ConfigError, load_config
+from pyroscope_bundle.server.helm import (
+    CREDENTIALS_SECRET,
+    IRSA_ANNOTATION,
+    bucket_access_policy,
+    bucket_expiry_days,
+    helm_values,
+    role_name_from_arn,
+)
+
+from tests.harness import Deployed, deploy_with
+
+CHART = "kubernetes:helm.sh/v4:Chart"
+BUCKET = "aws:s3/bucket:Bucket"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+ROLE_ARN = "arn:aws:iam::123456789012:role/eks/pyroscope-irsa"
+
+
+def server_config(**kubernetes: Any) -> dict[str, Any]:
+    return {
+        "backend": "kubernetes",
+        "retention": "30d",
+        "kubernetes": {"mode": "microservices", **kubernetes},
+    }
+
+
+def make_config(server: dict[str, Any] | None = None) -> BundleConfig:
+    return load_config({"server": server or server_config()}, "test")
+
+
+def test_microservices_on_with_v2_storage_and_no_bundled_extras() -> None:
+    values = helm_values(make_config(), "my-bucket")
+    assert values["architecture"]["microservices"]["enabled"] is True
+    assert values["architecture"]["storage"] == {"v1": False, "v2": True}
+    assert values["alloy"]["enabled"] is False
+    assert values["agent"]["enabled"] is False
+    assert values["minio"]["enabled"] is False
+    assert values["pyroscope"]["image"]["tag"] == constants.PYROSCOPE_DEFAULT_VERSION
+
+
+def test_object_storage_bucket_and_region_are_wired() -> None:
+    config = make_config(server_config(helm={"objectStorage": {"region": "eu-central-1"}}))
+    s3 = helm_values(config, "profiles-bucket")["pyroscope"]["structuredConfig"]["storage"]
+    assert s3 == {
+        "backend": "s3",
+        "s3": {
+            "bucket_name": "profiles-bucket",
+            "region": "eu-central-1",
+            "endpoint": "s3.eu-central-1.amazonaws.com",
+        },
+    }
+
+
+def test_retention_is_set_with_the_2x_key() -> None:
+    config = make_config({**server_config(), "retention": "45d"})
+    limits = helm_values(config, "b")["pyroscope"]["structuredConfig"]["limits"]
+    assert limits == {"retention_period": "45d"}
+
+
+def test_persistence_is_on_for_the_stateful_components() -> None:
+    config = make_config({**server_config(helm={"volumeSize": "5Gi"}), "storage": {"storageClass": "gp3"}})
+    pyroscope = helm_values(config, "b")["pyroscope"]
+    assert pyroscope["persistence"] == {
+        "enabled": True,
+        "accessModes": ["ReadWriteOnce"],
+        "size": "5Gi",
+        "storageClassName": "gp3",
+    }
+    # The chart turns the metastore's volume off by default; its raft log must persist.
+    assert pyroscope["components"]["metastore"]["persistence"]["enabled"] is True
+
+
+def test_irsa_annotates_the_service_account_and_needs_no_secret() -> None:
+    config = make_config(server_config(helm={"objectStorage": {"irsaRoleArn": ROLE_ARN}}))
+    pyroscope = helm_values(config, "b")["pyroscope"]
+    assert pyroscope["serviceAccount"]["annotations"] == {IRSA_ANNOTATION: ROLE_ARN}
+    assert "extraEnvFrom" not in pyroscope
+
+
+def test_secret_credentials_arrive_as_env_from_the_secret_never_as_values() -> None:
+    values = helm_values(make_config(), "b", credentials_secret=CREDENTIALS_SECRET)
+    pyroscope = values["pyroscope"]
+    assert pyroscope["extraEnvFrom"] == [{"secretRef": {"name": CREDENTIALS_SECRET}}]
+    s3 = pyroscope["structuredConfig"]["storage"]["s3"]
+    assert "access_key_id" not in s3
+    assert "secret_access_key" not in s3
+    assert "annotations" not in pyroscope["serviceAccount"]
+
+
+def test_pods_run_hardened_with_a_writable_tmp() -> None:
+    pyroscope = helm_values(make_config(), "b")["pyroscope"]
+    assert pyroscope["podSecurityContext"]["runAsUser"] == 10001
+    assert pyroscope["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"name": "tmp", "mountPath": "/tmp"} in pyroscope["extraVolumeMounts"]
+
+
+def test_values_are_plain_yaml() -> None:
+    """Helm gets them as YAML: no Python objects that would not serialise."""
+    assert yaml.safe_load(yaml.safe_dump(helm_values(make_config(), "b"))) == helm_values(make_config(), "b")
+
+
+@pytest.mark.parametrize(("retention", "days"), [("30d", 37), ("1h", 8), ("36h", 9), ("90d", 97)])
+def test_bucket_expiry_is_never_sooner_than_retention(retention: str, days: int) -> None:
+    config = make_config({**server_config(), "retention": retention})
+    assert bucket_expiry_days(config) == days
+    assert bucket_expiry_days(config) * 86400 >= config.server.retention.seconds
+
+
+def test_bucket_access_policy_is_scoped_to_the_bucket() -> None:
+    policy = json.loads(bucket_access_policy("arn:aws:s3:::b"))
+    resources = {statement["Resource"] for statement in policy["Statement"]}
+    assert resources == {"arn:aws:s3:::b", "arn:aws:s3:::b/*"}
+    assert role_name_from_arn(ROLE_ARN) == "pyroscope-irsa"
+
+
+def test_microservices_needs_pyroscope_2() -> None:
+    with pytest.raises(ConfigError, match=r"pyroscope:server\.version"):
+        make_config({**server_config(), "version": constants.PYROSCOPE_LAST_V1_VERSION})
+
+
+@pytest.fixture(scope="module")
+def helm_mode() -> Deployed:
+    return deploy_with(
+        {"server": {**server_config(), "protect": True}, "grafana": {"mode": "kubernetes-sidecar"}},
+        stack="staging",
+    )
+
+
+def test_chart_inputs_pin_the_official_chart(helm_mode: Deployed) -> None:
+    chart = helm_mode.one(CHART).inputs
+    assert chart["chart"] == "pyroscope"
+    assert chart["version"] == constants.PYROSCOPE_HELM_CHART_VERSION == "2.2.1"
+    assert chart["repositoryOpts"] == {"repo": "https://grafana.github.io/helm-charts"}
+    assert chart["namespace"] == "pyroscope"
+    values = chart["values"]
+    assert values["architecture"]["microservices"]["enabled"] is True
+    bucket = helm_mode.one(BUCKET).inputs
+    s3 = values["pyroscope"]["structuredConfig"]["storage"]["s3"]
+    # The chart gets the bucket's real (provider-generated) name: the mock resolves it to the
+    # resource name, where AWS would append a suffix to the prefix.
+    assert s3["bucket_name"] == "pyroscope-bucket"
+    assert "bucket" not in bucket
+    assert bucket["bucketPrefix"] == "pyroscope-staging-"
+    assert values["pyroscope"]["extraEnvFrom"] == [{"secretRef": {"name": CREDENTIALS_SECRET}}]
+
+
+def test_bucket_lifecycle_public_access_and_encryption(helm_mode: Deployed) -> None:
+    [rule] = helm_mode.one(LIFECYCLE).inputs["rules"]
+    assert rule["status"] == "Enabled"
+    assert rule["expiration"]["days"] == 37
+    block = helm_mode.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    assert all(
+        block[key] is True
+        for key in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
+    encryption = helm_mode.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    ).inputs
+    assert encryption["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+
+
+def test_protected_bucket_and_chart(helm_mode: Deployed) -> None:
+    assert helm_mode.one(BUCKET).options["protect"] is True
+    assert helm_mode.one(BUCKET).options["retainOnDelete"] is True
+    assert helm_mode.one(CHART).options["protect"] is True
+
+
+def test_credentials_secret_is_secret_and_network_policy_fences_the_release(helm_mode: Deployed) -> None:
+    secret = helm_mode.one("kubernetes:core/v1:Secret")
+    assert secret.inputs["metadata"]["name"] == CREDENTIALS_SECRET
+    assert secret.is_secret("stringData", "AWS_SECRET_ACCESS_KEY")
+    assert secret.is_secret("stringData", "AWS_ACCESS_KEY_ID")
+    policy = helm_mode.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs["spec"]
+    assert policy["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "pyroscope",
+        "app.kubernetes.io/instance": "pyroscope",
+    }
+    # Port 4040 from Grafana's namespace; every port between the release's own pods.
+    assert policy["ingress"][0]["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    assert policy["ingress"][1] == {"from": [{"podSelector": {}}]}
+
+
+def test_helm_mode_outputs_and_endpoints(helm_mode: Deployed) -> None:
+    outputs = helm_mode.outputs
+    assert outputs["chartVersion"] == "2.2.1"
+    assert outputs["pyroscopeVersion"] == constants.PYROSCOPE_DEFAULT_VERSION
+    assert outputs["pyroscopeUrl"] == "http://pyroscope-query-frontend.pyroscope.svc.cluster.local:4040"
+    assert outputs["pyroscopePushUrl"] == "http://pyroscope-distributor.pyroscope.svc.cluster.local:4040"
+    assert helm_mode.of_type("kubernetes:apps/v1:StatefulSet") == []
+
+
+def test_irsa_mode_grants_the_role_and_creates_no_user() -> None:
+    deployed = deploy_with({"server": server_config(helm={"objectStorage": {"irsaRoleArn": ROLE_ARN}})})
+    assert deployed.one("aws:iam/rolePolicy:RolePolicy").inputs["role"] == "pyroscope-irsa"
+    assert deployed.of_type("aws:iam/user:User") == []
+    assert deployed.of_type("kubernetes:core/v1:Secret") == []
+    values = deployed.one(CHART).inputs["values"]
+    assert values["pyroscope"]["serviceAccount"]["annotations"] == {IRSA_ANNOTATION: ROLE_ARN}
+
+
+def test_named_bucket_is_used_as_is() -> None:
+    deployed = deploy_with({"server": server_config(helm={"objectStorage": {"bucketName": "acme-profiles"}})})
+    assert deployed.one(BUCKET).inputs["bucket"] == "acme-profiles"
+    s3 = deployed.one(CHART).inputs["values"]["pyroscope"]["structuredConfig"]["storage"]["s3"]
+    assert s3["bucket_name"] == "acme-profiles"

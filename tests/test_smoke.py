@@ -1,0 +1,171 @@
+"""``pyroscope-bundle smoke``: payload, messages, and the whole command against the loopback
+nginx gateway + receiver stack (a receiver, not a real Pyroscope: see docs/gateway.md)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+from pyroscope_bundle import constants
+from pyroscope_bundle.cli import main
+from pyroscope_bundle.smoke import (
+    SMOKE_SERVICE,
+    Response,
+    SmokeCheckError,
+    build_pprof,
+    build_push_request,
+    explain_status,
+    parse_label_values,
+    smoke_command,
+    smoke_labels,
+)
+
+from tests.gateway_stack import (
+    Gateway,
+    Receiver,
+    decode_fields,
+    ensure_nginx,
+    free_port,
+    push_series,
+    running_gateway,
+    running_receiver,
+)
+
+PASSWORD = "smoke-password"
+
+
+def test_push_request_carries_sorted_labels_and_a_pprof_profile() -> None:
+    body = build_push_request(smoke_labels("run1"), build_pprof(1_000), profile_id="run1")
+    [series] = push_series(body)
+    assert series["label_order"] == ["__name__", "service_name", "smoke_run"]
+    assert series["labels"]["service_name"] == SMOKE_SERVICE
+    profile = decode_fields(series["profiles"][0])
+    strings = [s.decode() for s in profile[6]]
+    assert strings[0] == ""
+    assert strings[decode_fields(profile[1][0])[1][0]] == "cpu"
+    assert profile[9] == [1_000]  # time_nanos
+
+
+def test_label_values_parsing() -> None:
+    assert parse_label_values(b"{}") == []
+    assert parse_label_values(b'{"names": ["a", "b"]}') == ["a", "b"]
+    with pytest.raises(SmokeCheckError, match="not JSON"):
+        parse_label_values(b"<html>")
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (401, "authentication failed (HTTP 401): check --user/--password-env"),
+        (403, "access denied"),
+        (404, "is --url the Pyroscope server or its gateway?"),
+        (413, "payload too large"),
+        (500, "push failed: HTTP 500: boom"),
+    ],
+)
+def test_every_failure_has_a_reason(status: int, expected: str) -> None:
+    assert expected in explain_status("push", Response(status, b"boom"), "http://x", "/p")
+
+
+def test_password_only_from_an_environment_variable() -> None:
+    err = io.StringIO()
+    assert smoke_command("http://x", "u", None, None, 1, environ={}, err=err) == 2
+    assert "--user and --password-env go together" in err.getvalue()
+    err = io.StringIO()
+    assert smoke_command("http://x", "u", "NOPE", None, 1, environ={}, err=err) == 2
+    assert "NOPE" in err.getvalue()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["smoke", "--url", "http://x", "--password", "p"])
+    assert exit_info.value.code == 2
+
+
+def test_unreachable_url_is_reported_as_such(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["smoke", "--url", url]) == 1
+    assert f"cannot reach {url}" in capsys.readouterr().err
+
+
+# --- against the loopback gateway (real nginx) -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[tuple[Gateway, Receiver]]:
+    nginx, why = ensure_nginx()
+    if nginx is None:
+        print(f"skipping smoke-through-nginx tests: {why}")
+        pytest.skip(why)
+    with (
+        running_receiver() as receiver,
+        running_gateway(nginx, receiver.address, {"team-a": PASSWORD}, multitenancy=True) as gateway,
+    ):
+        yield gateway, receiver
+
+
+def smoke(gateway: Gateway, monkeypatch: pytest.MonkeyPatch, password: str, *extra: str) -> int:
+    monkeypatch.setenv("SMOKE_PASSWORD", password)
+    argv = ["smoke", "--url", gateway.url, "--user", "team-a", "--password-env", "SMOKE_PASSWORD", *extra]
+    return main(argv)
+
+
+@pytest.mark.slow
+def test_smoke_passes_through_the_gateway_and_reads_its_push_back(
+    stack: tuple[Gateway, Receiver], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gateway, receiver = stack
+    assert smoke(gateway, monkeypatch, PASSWORD, "--tenant", "forged") == 0
+    out = capsys.readouterr().out
+    assert "ok   push: accepted" in out and "ok   query: the pushed profile is readable" in out
+    push = receiver.pushes()[-1]
+    assert push.headers["x-scope-orgid"] == "team-a"  # the gateway's tenant, not --tenant
+    query = [r for r in receiver.requests if r.path == constants.PYROSCOPE_LABEL_VALUES_PATH][-1]
+    assert query.headers["x-scope-orgid"] == "team-a"
+    assert PASSWORD not in out
+
+
+@pytest.mark.slow
+def test_smoke_wrong_password_fails_with_the_auth_reason(
+    stack: tuple[Gateway, Receiver], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gateway, _ = stack
+    assert smoke(gateway, monkeypatch, "wrong") == 1
+    assert "push: authentication failed (HTTP 401): check --user/--password-env" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_smoke_reports_a_failing_ingest(
+    stack: tuple[Gateway, Receiver], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gateway, receiver = stack
+    receiver.push_status = 500
+    try:
+        assert smoke(gateway, monkeypatch, PASSWORD) == 1
+    finally:
+        receiver.push_status = 200
+    assert "push failed: HTTP 500" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_smoke_reports_a_push_that_never_becomes_queryable(
+    stack: tuple[Gateway, Receiver], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gateway, receiver = stack
+    receiver.queryable = False
+    try:
+        assert smoke(gateway, monkeypatch, PASSWORD, "--timeout", "0.5") == 1
+    finally:
+        receiver.queryable = True
+    assert "accepted but not readable within 0.5s" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_smoke_reports_a_gateway_whose_server_is_down(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nginx, why = ensure_nginx()
+    if nginx is None:
+        pytest.skip(why)
+    dead_upstream = f"127.0.0.1:{free_port()}"
+    with running_gateway(nginx, dead_upstream, {"team-a": PASSWORD}, multitenancy=True) as gateway:
+        assert smoke(gateway, monkeypatch, PASSWORD) == 1
+    assert "readiness check failed: HTTP 502" in capsys.readouterr().err
