@@ -321,6 +321,13 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str, str]] = [
         "cannot reach a Docker server on this host",
     ),
     (
+        "java-agent-relative-path",
+        {"services": [svc(javaAgentPath="pyroscope.jar")]},
+        {},
+        "pyroscope:services[0].javaAgentPath",
+        "should match pattern",
+    ),
+    (
         "ecs-without-file",
         {"services": [svc(platform="ecs", kubernetes={})], "target": EXTERNAL},
         {},

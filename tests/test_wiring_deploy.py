@@ -73,7 +73,7 @@ def env_of_patch(resource) -> dict:
 
 
 RUNTIME_SPECIFIC = {
-    "java": {"PYROSCOPE_AGENT_ENABLED", "PYROSCOPE_PROFILING_INTERVAL", "PYROSCOPE_PROFILER_EVENT"},
+    "java": {"PYROSCOPE_AGENT_ENABLED", "PYROSCOPE_PROFILING_INTERVAL", "PYROSCOPE_PROFILER_EVENT", "JAVA_TOOL_OPTIONS"},
     "dotnet": {
         "PYROSCOPE_PROFILING_ENABLED", "CORECLR_ENABLE_PROFILING", "CORECLR_PROFILER",
         "CORECLR_PROFILER_PATH",
@@ -147,6 +147,8 @@ def test_ecs_task_definition_per_runtime(every_runtime, runtime):
 def test_runtime_specific_values(every_runtime):
     java = env_of_patch(every_runtime.one(PATCH, "profiler-k8s-java"))
     assert java["PYROSCOPE_PROFILER_EVENT"] == "itimer" and java["PYROSCOPE_PROFILING_INTERVAL"] == "10ms"
+    # Without the agent attached the JVM ignores every PYROSCOPE_* variable.
+    assert java["JAVA_TOOL_OPTIONS"] == "-javaagent:/opt/pyroscope/pyroscope.jar"
     dotnet = env_of_patch(every_runtime.one(PATCH, "profiler-k8s-dotnet"))
     assert dotnet["CORECLR_PROFILER"] == "{BD1A650D-AC5D-4896-B64F-D6FA25D6B26A}"
     assert dotnet["LD_PRELOAD"] == "/dotnet/Pyroscope.Linux.ApiWrapper.x64.so"
@@ -305,3 +307,15 @@ def test_rendering_twice_gives_identical_wiring():
     assert [r.inputs for r in first.resources if r.type in wiring_types] == [
         r.inputs for r in second.resources if r.type in wiring_types
     ]
+
+
+def test_java_agent_path_is_configurable_or_left_to_the_image():
+    deployed = deploy(
+        [
+            k8s("custom-jar", "java", javaAgentPath="/app/agents/pyroscope.jar"),
+            k8s("image-attaches", "java", javaAgentPath=None),
+        ]
+    )
+    custom = env_of_patch(deployed.one(PATCH, "profiler-custom-jar"))
+    assert custom["JAVA_TOOL_OPTIONS"] == "-javaagent:/app/agents/pyroscope.jar"
+    assert "JAVA_TOOL_OPTIONS" not in env_of_patch(deployed.one(PATCH, "profiler-image-attaches"))

@@ -68,6 +68,7 @@ EXPECTED = {
         "PYROSCOPE_AGENT_ENABLED": "true",
         "PYROSCOPE_PROFILING_INTERVAL": "10ms",
         "PYROSCOPE_PROFILER_EVENT": "itimer",
+        "JAVA_TOOL_OPTIONS": "-javaagent:/opt/pyroscope/pyroscope.jar",
     },
     "dotnet": {
         **COMMON,

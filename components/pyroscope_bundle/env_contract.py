@@ -40,6 +40,16 @@ JAVA_PROFILER_ALLOC: Final = "PYROSCOPE_PROFILER_ALLOC"  # allocation sampling t
 JAVA_PROFILER_LOCK: Final = "PYROSCOPE_PROFILER_LOCK"  # lock contention threshold
 # itimer is the agent's default CPU event and works in containers without perf_events.
 JAVA_CPU_EVENT: Final = "itimer"
+# The JVM reads JAVA_TOOL_OPTIONS itself: the one place to attach the agent without touching the
+# image's command. The agent jar must be in the image at that path (docs/wiring.md).
+JAVA_TOOL_OPTIONS: Final = "JAVA_TOOL_OPTIONS"
+JAVA_DEFAULT_AGENT_PATH: Final = "/opt/pyroscope/pyroscope.jar"
+
+
+def java_agent_option(agent_path: str) -> str:
+    return f"-javaagent:{agent_path}"
+
+
 JAVA_WALL_EVENT: Final = "wall"
 # The agent's recommended production starting points (it warns that 0 is far too costly).
 JAVA_ALLOC_THRESHOLD: Final = "512k"

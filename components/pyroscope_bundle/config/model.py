@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from pyroscope_bundle import constants
+from pyroscope_bundle.env_contract import JAVA_DEFAULT_AGENT_PATH
 from pyroscope_bundle.config.types import (
     CpuField,
     DnsLabel,
@@ -375,6 +376,14 @@ class Service(Model):
     profile_types: list[ProfileType] = Field(
         default_factory=lambda: list[ProfileType](["cpu"]),
         description="Profile types to collect where the SDK can choose.",
+    )
+    java_agent_path: str | None = Field(
+        default=JAVA_DEFAULT_AGENT_PATH,
+        pattern=r"^/\S+\.jar$",
+        description=(
+            "runtime java: absolute path of pyroscope.jar in the image, attached with "
+            "JAVA_TOOL_OPTIONS=-javaagent:<path>; null when the image attaches the agent itself."
+        ),
     )
     kubernetes: KubernetesService = Field(
         default_factory=KubernetesService, description="Settings for platform=kubernetes."

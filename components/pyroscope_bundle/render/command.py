@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,14 +65,18 @@ def render(
 
 
 def summary(stack: str, out_dir: Path, result: RenderResult) -> str:
-    by_type = Counter(record.type for record in result.run.recording.resources)
+    """One line per stack: what it registers and where the review files are."""
+    records = result.run.recording.resources
+    custom = sum(1 for record in records if record.custom)
+    protected = sum(1 for record in records if record.options.get("protect"))
+    retained = sum(1 for record in records if record.options.get("retainOnDelete"))
     counts = result.counts
-    lines = [
-        f"{stack}: {counts['resources']} resources, {counts['kubernetes']} Kubernetes objects, "
-        f"{counts['ecs']} ECS task definitions, {counts['files']} config files -> {out_dir}"
-    ]
-    lines += [f"    {count:3d}  {token}" for token, count in sorted(by_type.items())]
-    return "\n".join(lines)
+    return (
+        f"{stack}: {custom} resources in {len(records) - custom} components "
+        f"({protected} protected, {retained} retained on delete), "
+        f"{counts['kubernetes']} Kubernetes objects, {counts['ecs']} ECS task definitions, "
+        f"{counts['files']} config files -> {out_dir}"
+    )
 
 
 def render_command(

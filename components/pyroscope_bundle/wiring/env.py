@@ -39,6 +39,8 @@ def _runtime_specific(settings: ProfilerSettings) -> dict[str, str]:
             values[contract.JAVA_PROFILER_ALLOC] = contract.JAVA_ALLOC_THRESHOLD
         if "lock" in kinds:
             values[contract.JAVA_PROFILER_LOCK] = contract.JAVA_LOCK_THRESHOLD
+        if settings.java_agent_path is not None:
+            values[contract.JAVA_TOOL_OPTIONS] = contract.java_agent_option(settings.java_agent_path)
         return values
     if runtime == "dotnet":
         directory = contract.DOTNET_PROFILER_DIR

@@ -36,6 +36,9 @@ class ProfilerSettings:
     tags: Mapping[str, str] = field(default_factory=dict)
     sample_rate: int = 100
     profile_types: tuple[str, ...] = ("cpu",)
+    # Java: where the image has pyroscope.jar (attached through JAVA_TOOL_OPTIONS); None when
+    # the image attaches the agent itself.
+    java_agent_path: str | None = contract.JAVA_DEFAULT_AGENT_PATH
 
     @property
     def labels(self) -> str:
@@ -64,6 +67,7 @@ def build_settings(
     tags: Mapping[str, str] | None = None,
     sample_rate: int = 100,
     profile_types: Sequence[str] = ("cpu",),
+    java_agent_path: str | None = contract.JAVA_DEFAULT_AGENT_PATH,
 ) -> ProfilerSettings:
     """Settings for a workload that is not in ``pyroscope:services`` (transforms, consumer stacks)."""
     problem = contract.profile_type_problem(runtime, list(profile_types))
@@ -88,6 +92,7 @@ def build_settings(
         tags=service_tags(environment, service, version, tags),
         sample_rate=sample_rate,
         profile_types=tuple(sorted(set(profile_types))),
+        java_agent_path=java_agent_path,
     )
 
 
@@ -103,6 +108,7 @@ def profiler_settings(config: BundleConfig, service: Service, endpoint: Endpoint
         tags=service.tags,
         sample_rate=service.sample_rate,
         profile_types=service.profile_types,
+        java_agent_path=service.java_agent_path,
     )
 
 
