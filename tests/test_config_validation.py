@@ -328,6 +328,16 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str, str]] = [
         "should match pattern",
     ),
     (
+        "datasource-uid-too-long-for-tenants",
+        {
+            "server": {**K8S, "multitenancy": True, "tenants": ["team-a", "platform-observability-team"]},
+            "grafana": {"datasource": {"uid": "pyroscope-profiles-main"}},
+        },
+        {},
+        "pyroscope:grafana.datasource.uid",
+        "is too long for per-tenant uids",
+    ),
+    (
         "ecs-without-file",
         {"services": [svc(platform="ecs", kubernetes={})], "target": EXTERNAL},
         {},

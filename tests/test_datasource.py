@@ -8,10 +8,16 @@ import pytest
 import yaml
 from pyroscope_bundle import constants
 from pyroscope_bundle.config.model import Grafana
+from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.grafana.datasource import (
     CPU_PROFILE_TYPE,
+    GRAFANA_MAX_UID_LENGTH,
+    DatasourceIdentity,
+    datasource_identities,
+    datasource_targets,
     datasource_type,
     provisioning_document,
+    provisioning_literal,
     provisioning_yaml,
     pyroscope_datasource,
     tempo_datasource,
@@ -114,3 +120,55 @@ def test_provisioning_yaml_parses_to_the_document():
     pyroscope, tempo = document["datasources"]
     assert (pyroscope["type"], pyroscope["url"]) == ("phlare", URL)
     assert tempo["jsonData"]["tracesToProfiles"]["datasourceUid"] == pyroscope["uid"]
+
+
+# --- one datasource per tenant behind the gateway --------------------------------------------------
+
+
+def test_identities_first_tenant_keeps_the_configured_uid_and_name():
+    datasource = grafana(datasource={"uid": "prof", "name": "Profiles"}).datasource
+    assert datasource_identities(datasource, []) == [DatasourceIdentity("prof", "Profiles")]
+    assert datasource_identities(datasource, ["team-a", "team-b", "ops"]) == [
+        DatasourceIdentity("prof", "Profiles", "team-a"),
+        DatasourceIdentity("prof-team-b", "Profiles (team-b)", "team-b"),
+        DatasourceIdentity("prof-ops", "Profiles (ops)", "ops"),
+    ]
+
+
+def test_identities_refuse_a_uid_grafana_would_refuse():
+    datasource = grafana(datasource={"uid": "p" * 30}).datasource
+    # 30 + "-" + 9 is exactly Grafana's limit; one more character is refused with the keys named.
+    assert len(datasource_identities(datasource, ["a", "b" * 9])[1].uid) == GRAFANA_MAX_UID_LENGTH == 40
+    expected = r"pyroscope:grafana\.datasource\.uid .* tenant 'bbbbbbbbbb'.* 40 characters"
+    with pytest.raises(ValueError, match=expected):
+        datasource_identities(datasource, ["a", "b" * 10])
+
+
+def test_targets_pair_each_tenant_with_its_endpoint_in_order():
+    config = grafana()
+    single = Endpoint(url=URL)
+    [target] = datasource_targets(config, single)
+    assert (target.identity.uid, target.endpoint) == ("pyroscope", single)
+    per_tenant = {"b": Endpoint(url=URL, basic_auth_user="b"), "a": Endpoint(url=URL, basic_auth_user="a")}
+    targets = datasource_targets(config, per_tenant["b"], per_tenant)
+    assert [(t.identity.uid, t.identity.tenant, t.endpoint.basic_auth_user) for t in targets] == [
+        ("pyroscope", "b", "b"),
+        ("pyroscope-a", "a", "a"),
+    ]
+
+
+def test_identity_sets_uid_and_name_and_only_the_configured_one_is_default():
+    config = grafana(datasource={"isDefault": True})
+    first, second = datasource_identities(config.datasource, ["a", "b"])
+    entries = [pyroscope_datasource(config, url=URL, identity=identity) for identity in (first, second)]
+    assert [(e["uid"], e["name"], e["isDefault"]) for e in entries] == [
+        ("pyroscope", "Pyroscope", True),
+        ("pyroscope-b", "Pyroscope (b)", False),
+    ]
+    document = provisioning_document(config, entries)
+    assert [d["uid"] for d in document["datasources"]] == ["pyroscope", "pyroscope-b"]
+
+
+def test_provisioning_literal_escapes_grafana_expansion():
+    assert provisioning_literal("abc123") == "abc123"
+    assert provisioning_literal("a$HOME${X}$__file{/etc/passwd}") == "a$$HOME$${X}$$__file{/etc/passwd}"

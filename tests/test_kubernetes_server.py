@@ -13,10 +13,11 @@ import kubernetes_validate.utils
 import pulumi
 import pytest
 import yaml
+from pulumi.runtime import rpc
 from pyroscope_bundle import constants
 from pyroscope_bundle.config import load_config
 from pyroscope_bundle.endpoints import Endpoint
-from pyroscope_bundle.grafana.kubernetes import DATA_KEY, SidecarDatasource
+from pyroscope_bundle.grafana.kubernetes import DATA_KEY, SECRET_DATA_KEY, SidecarDatasource
 from pyroscope_bundle.render.runner import run_program
 
 from tests.harness import Deployed, Registered, deploy_with
@@ -26,10 +27,16 @@ STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 SERVICE = "kubernetes:core/v1:Service"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
+SECRET = "kubernetes:core/v1:Secret"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 K8S_STACKS = ("staging", "production")
+
+
+def unwrapped(value: Any) -> Any:
+    """A recorded secret's plain value (tests only: to read what a Secret holds)."""
+    return rpc.unwrap_rpc_secret(value) if rpc.is_rpc_secret(value) else value
 
 
 def stack_config(stack: str) -> dict[str, Any]:
@@ -134,13 +141,13 @@ def test_staging_services_and_pdb(staging: Deployed) -> None:
 
 
 def test_staging_network_policies_put_the_gateway_in_front_of_pyroscope(staging: Deployed) -> None:
-    """Pyroscope's port: only the gateway pods and Grafana (which queries directly). The gateway's
-    port: the wired services' namespace and Grafana's."""
+    """Pyroscope's port: ONLY the gateway pods (Grafana queries through the gateway too). The
+    gateway's port: the wired services' namespace, Grafana's and allowFrom."""
     server = policy_spec(staging, "pyroscope")
     assert server["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "server"
     [rule] = server["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": 4040}]
-    assert admitted(rule) == [("monitoring", {}), ("pyroscope", GATEWAY_PODS)]
+    assert admitted(rule) == [("pyroscope", GATEWAY_PODS)]
     gateway = policy_spec(staging, "pyroscope-gateway")
     assert gateway["podSelector"]["matchLabels"] == GATEWAY_PODS
     [rule] = gateway["ingress"]
@@ -164,15 +171,37 @@ def test_without_the_gateway_services_reach_pyroscope_directly() -> None:
     assert "gatewayUrl" not in deployed.outputs
 
 
-def test_staging_datasource_config_map_for_the_grafana_sidecar(staging: Deployed) -> None:
+def test_staging_datasource_secret_for_the_grafana_sidecar(staging: Deployed) -> None:
+    """Behind the gateway the datasource authenticates: its file is a labelled Secret, and no
+    ConfigMap in Grafana's namespace holds a datasource."""
+    assert not [c for c in staging.of_type(CONFIG_MAP) if c.inputs["metadata"]["namespace"] == "monitoring"]
+    [secret] = [s for s in staging.of_type(SECRET) if s.inputs["metadata"]["namespace"] == "monitoring"]
+    assert secret.inputs["metadata"]["labels"]["grafana_datasource"] == "1"
+    assert secret.is_secret("stringData")
+    [datasource] = yaml.safe_load(unwrapped(secret.raw_inputs["stringData"])[SECRET_DATA_KEY])["datasources"]
+    assert datasource["url"] == "http://pyroscope-gateway.pyroscope.svc.cluster.local:4040"
+    assert datasource["uid"] == "pyroscope"
+    assert datasource["basicAuth"] is True
+    assert datasource["basicAuthUser"] == constants.GATEWAY_SINGLE_USER
+    assert datasource["secureJsonData"]["basicAuthPassword"].startswith("mock-password-")
+    assert "httpHeaderName1" not in datasource["jsonData"]
+
+
+def test_without_the_gateway_the_datasource_is_a_config_map_without_credentials() -> None:
+    config = stack_config("staging")
+    config["server"] = {**config["server"], "gateway": {"enabled": False}}
+    deployed = deploy_with(config, stack="staging", extra={"aws:region": "eu-west-1"})
+    assert not [s for s in deployed.of_type(SECRET) if s.inputs["metadata"]["namespace"] == "monitoring"]
     config_map = next(
-        c for c in staging.of_type(CONFIG_MAP) if c.inputs["metadata"]["namespace"] == "monitoring"
+        c for c in deployed.of_type(CONFIG_MAP) if c.inputs["metadata"]["namespace"] == "monitoring"
     )
     assert config_map.inputs["metadata"]["labels"]["grafana_datasource"] == "1"
     [document] = config_map.inputs["data"].values()
     [datasource] = yaml.safe_load(document)["datasources"]
     assert datasource["url"] == "http://pyroscope.pyroscope.svc.cluster.local:4040"
     assert datasource["uid"] == "pyroscope"
+    assert "basicAuth" not in datasource
+    assert "secureJsonData" not in datasource
 
 
 def test_staging_outputs(staging: Deployed) -> None:
@@ -219,7 +248,7 @@ def test_production_storage_class_size_and_resources(production: Deployed) -> No
 def test_production_network_policies_admit_no_service_namespace(production: Deployed) -> None:
     """Production services send to Grafana Cloud: their namespace gets no access to the server."""
     [rule] = policy_spec(production, "pyroscope")["ingress"]
-    assert admitted(rule) == [("monitoring", {}), ("pyroscope", GATEWAY_PODS)]
+    assert admitted(rule) == [("pyroscope", GATEWAY_PODS)]
     [rule] = policy_spec(production, "pyroscope-gateway")["ingress"]
     assert admitted(rule) == [("monitoring", {})]
 
@@ -340,5 +369,11 @@ def test_a_datasource_with_a_password_goes_into_a_labelled_secret_not_a_config_m
     assert [r.type for r in recorded] == ["kubernetes:core/v1:Secret"]
     secret = Registered(recorded[0])
     assert secret.inputs["metadata"]["labels"]["grafana_datasource"] == "1"
-    assert secret.is_secret("stringData", DATA_KEY)
+    # The whole payload is secret, and its file name differs from the ConfigMap's (DATA_KEY).
+    assert secret.is_secret("stringData")
     assert "s3cret-value" not in json.dumps(secret.inputs)
+    payload = unwrapped(secret.raw_inputs["stringData"])
+    assert list(payload) == [SECRET_DATA_KEY] != [DATA_KEY]
+    [datasource] = yaml.safe_load(payload[SECRET_DATA_KEY])["datasources"]
+    assert datasource["basicAuthUser"] == "grafana"
+    assert datasource["secureJsonData"]["basicAuthPassword"] == "s3cret-value"

@@ -59,6 +59,8 @@ GRAFANA_DEFAULT_VERSION: Final = "12.3.0"
 GRAFANA_HTTP_PORT: Final = 3000
 GRAFANA_UID: Final = 472
 GRAFANA_DATA_DIR: Final = "/var/lib/grafana"
+# Grafana refuses longer datasource uids (grafana/grafana pkg/util: MaxUIDLength).
+GRAFANA_MAX_UID_LENGTH: Final = 40
 GRAFANA_DATASOURCE_DIR: Final = "/etc/grafana/provisioning/datasources"
 # Plugin type id since Grafana 10.1; older Grafana only knows the `phlare` alias.
 DATASOURCE_TYPE: Final = "grafana-pyroscope-datasource"

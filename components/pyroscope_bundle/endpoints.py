@@ -31,7 +31,8 @@ class ServerDeployment:
     version: str
     # Where wired services push (the gateway when there is one).
     push: Endpoint
-    # Where Grafana queries (Docker network alias or in-cluster Service).
+    # Where Grafana queries (Docker network alias or in-cluster Service): the gateway, with its
+    # credentials, when there is one (it is then the only client Pyroscope admits).
     query: Endpoint
     # Stack outputs this backend contributes (URLs, namespace, image versions).
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -42,3 +43,6 @@ class ServerDeployment:
     # The push endpoint as seen from outside the cluster (Ingress in front of the gateway), for
     # clients that cannot resolve in-cluster names, such as ECS tasks. None when not exposed.
     external_push: Endpoint | None = None
+    # A multi-tenant server behind the gateway: Grafana's endpoint per tenant (the gateway user IS
+    # the tenant), in pyroscope:server.tenants order; ``query`` is the first. Empty otherwise.
+    query_per_tenant: dict[str, Endpoint] = field(default_factory=dict)

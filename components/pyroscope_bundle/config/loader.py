@@ -228,6 +228,7 @@ def cross_check(config: BundleConfig, project_root: Path | None = None) -> list[
             )
         )
 
+    problems += _check_datasource_uids(config)
     problems += _check_target(config)
     problems += _check_services(config, project_root)
     # Imported here: the wiring package imports the config package (no import cycle).
@@ -235,6 +236,25 @@ def cross_check(config: BundleConfig, project_root: Path | None = None) -> list[
 
     problems += check_services(config, project_root)
     return problems
+
+
+def _check_datasource_uids(config: BundleConfig) -> list[Problem]:
+    """Behind the gateway a multi-tenant server gets one datasource per tenant, uid
+    ``<uid>-<tenant>`` for all but the first: Grafana must accept every one of them."""
+    server, uid = config.server, config.grafana.datasource.uid
+    if not (config.gateway_enabled and server.multitenancy) or config.grafana_mode == "none":
+        return []
+    longest = max((len(tenant) for tenant in server.tenants[1:]), default=-1)
+    if len(uid) + 1 + longest <= constants.GRAFANA_MAX_UID_LENGTH:
+        return []
+    return [
+        Problem(
+            key_path("grafana", "datasource", "uid"),
+            f"is too long for per-tenant uids (<uid>-<tenant> must be at most "
+            f"{constants.GRAFANA_MAX_UID_LENGTH} characters); use a shorter uid or shorter tenant names",
+            uid,
+        )
+    ]
 
 
 def _check_target(config: BundleConfig) -> list[Problem]:

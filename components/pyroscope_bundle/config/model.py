@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from pyroscope_bundle import constants
-from pyroscope_bundle.env_contract import JAVA_DEFAULT_AGENT_PATH
 from pyroscope_bundle.config.types import (
     CpuField,
     DnsLabel,
@@ -26,6 +25,7 @@ from pyroscope_bundle.config.types import (
     parse_duration,
     parse_size,
 )
+from pyroscope_bundle.env_contract import JAVA_DEFAULT_AGENT_PATH
 
 Runtime = Literal["java", "dotnet", "nodejs", "python", "go", "ruby"]
 Platform = Literal["kubernetes", "ecs"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pulumi
 
@@ -59,3 +59,14 @@ class GatewayDeployment:
     def endpoints(self, *, published: bool = False) -> dict[str, Endpoint]:
         """One endpoint per user (per tenant with multi-tenancy)."""
         return {user: self.endpoint(user, published=published) for user in self.credentials.users}
+
+    def query_endpoint(self, user: str | None = None) -> Endpoint:
+        """Grafana's endpoint: the in-network/in-cluster URL with ``user``'s credentials (default:
+        the first user) and no tenant header - the gateway derives X-Scope-OrgID from the user."""
+        return replace(self.endpoint(user), tenant_id=None)
+
+    def query_endpoints(self) -> dict[str, Endpoint]:
+        """With multi-tenancy, Grafana's endpoint per tenant (one datasource each), in user order."""
+        if not self.multitenancy:
+            return {}
+        return {user: self.query_endpoint(user) for user in self.credentials.users}

@@ -1,4 +1,4 @@
-"""Grafana datasource provisioning: Docker Grafana, Kubernetes sidecar ConfigMap, or Grafana API."""
+"""Grafana datasource provisioning: Docker Grafana, Kubernetes sidecar ConfigMap/Secret, or Grafana API."""
 
 from __future__ import annotations
 

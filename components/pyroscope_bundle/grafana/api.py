@@ -1,7 +1,9 @@
 """The Pyroscope datasource created in an existing Grafana through its HTTP API (pulumiverse-grafana).
 
 The datasource is built by the same builder as the provisioning files (``grafana/datasource.py``)
-and translated into ``grafana.oss.DataSource`` arguments. The Grafana provider's credentials are
+and translated into ``grafana.oss.DataSource`` arguments. Behind the gateway it authenticates with
+the gateway's user and password (in the secret ``secure_json_data_encoded``), one datasource per
+tenant with multi-tenancy. The Grafana provider's credentials are
 the provider's own configuration (``pulumi config set --secret grafana:auth ...``, or the
 ``GRAFANA_AUTH`` environment variable): the bundle never asks for them under its own keys.
 """
@@ -16,7 +18,12 @@ import pulumiverse_grafana as grafana_sdk
 
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
-from pyroscope_bundle.grafana.datasource import pyroscope_datasource, tempo_datasource
+from pyroscope_bundle.grafana.datasource import (
+    DatasourceTarget,
+    datasource_targets,
+    pyroscope_datasource,
+    tempo_datasource,
+)
 
 COMPONENT_TYPE = "pyroscope-bundle:grafana:ApiDatasource"
 GRAFANA_PROVIDER_NAMESPACE = "grafana"
@@ -35,13 +42,7 @@ def query_endpoint(
     """
     override = config.grafana.api.pyroscope_url
     if server is not None:
-        query = server.query
-        return Endpoint(
-            url=override or query.url,
-            basic_auth_user=query.basic_auth_user,
-            basic_auth_password=query.basic_auth_password,
-            tenant_id=query.tenant_id,
-        )
+        return _with_url(server.query, override)
     target = config.target
     assert override is not None  # checked by the config loader
     return Endpoint(
@@ -52,6 +53,35 @@ def query_endpoint(
         else None,
         tenant_id=target.tenant_id,
     )
+
+
+def _with_url(endpoint: Endpoint, override: str | None) -> Endpoint:
+    return Endpoint(
+        url=override or endpoint.url,
+        basic_auth_user=endpoint.basic_auth_user,
+        basic_auth_password=endpoint.basic_auth_password,
+        tenant_id=endpoint.tenant_id,
+    )
+
+
+def query_targets(
+    config: BundleConfig, server: ServerDeployment | None, auth_token: pulumi.Output[str] | None
+) -> list[DatasourceTarget]:
+    """Every datasource to create: one per tenant behind a multi-tenant gateway, else one.
+
+    ``pyroscope:grafana.api.pyroscopeUrl`` replaces the URL of each (the gateway's external
+    address, for a Grafana outside the cluster); the credentials stay the gateway's.
+    """
+    query = query_endpoint(config, server, auth_token)
+    per_tenant = server.query_per_tenant if server is not None else {}
+    override = config.grafana.api.pyroscope_url
+    tenants = {tenant: _with_url(endpoint, override) for tenant, endpoint in per_tenant.items()}
+    return datasource_targets(config.grafana, query, tenants)
+
+
+def datasource_resource_name(target: DatasourceTarget, primary: bool) -> str:
+    """``pyroscope-datasource`` for the first (the name it always had), then one per tenant."""
+    return "pyroscope-datasource" if primary else f"pyroscope-datasource-{target.identity.tenant}"
 
 
 def datasource_args(entry: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +125,7 @@ class ApiDatasource(pulumi.ComponentResource):
         self,
         name: str,
         config: BundleConfig,
-        query: Endpoint,
+        targets: list[DatasourceTarget],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
@@ -108,34 +138,11 @@ class ApiDatasource(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         child = pulumi.ResourceOptions(parent=self, provider=provider)
-
-        def build(values: list[Any]) -> dict[str, Any]:
-            url, user = values
-            return pyroscope_datasource(grafana, url=url, tenant_id=query.tenant_id, basic_auth_user=user)
-
-        user = query.basic_auth_user if query.basic_auth_password is not None else None
-        entry = pulumi.Output.all(query.url, user).apply(build)
-        args = entry.apply(datasource_args)
-        secure: pulumi.Output[str] | None = None
-        if query.basic_auth_password is not None:
-            secure = pulumi.Output.secret(
-                query.basic_auth_password.apply(lambda password: json.dumps({"basicAuthPassword": password}))
-            )
-        self.datasource = grafana_sdk.oss.DataSource(
-            "pyroscope-datasource",
-            type=args["type"],
-            name=args["name"],
-            uid=args["uid"],
-            url=args["url"],
-            access_mode=args["access_mode"],
-            is_default=args["is_default"],
-            json_data_encoded=args["json_data_encoded"],
-            basic_auth_enabled=args.apply(lambda a: a.get("basic_auth_enabled", False)),
-            basic_auth_username=args.apply(lambda a: a.get("basic_auth_username")),
-            http_headers=args.apply(lambda a: a.get("http_headers")),
-            secure_json_data_encoded=secure,
-            opts=child,
-        )
+        self.datasources = [
+            self._datasource(config, target, datasource_resource_name(target, index == 0), child)
+            for index, target in enumerate(targets)
+        ]
+        self.datasource = self.datasources[0]
         tempo = tempo_datasource(grafana)
         self.tempo = None
         if tempo is not None:
@@ -148,6 +155,46 @@ class ApiDatasource(pulumi.ComponentResource):
         }
         self.register_outputs({"datasourceUid": grafana.datasource.uid})
 
+    @staticmethod
+    def _datasource(
+        config: BundleConfig, target: DatasourceTarget, name: str, opts: pulumi.ResourceOptions
+    ) -> grafana_sdk.oss.DataSource:
+        query = target.endpoint
+
+        def build(values: list[Any]) -> dict[str, Any]:
+            url, user = values
+            return pyroscope_datasource(
+                config.grafana,
+                url=url,
+                tenant_id=query.tenant_id,
+                basic_auth_user=user,
+                identity=target.identity,
+            )
+
+        user = query.basic_auth_user if query.basic_auth_password is not None else None
+        entry = pulumi.Output.all(query.url, user).apply(build)
+        args = entry.apply(datasource_args)
+        secure: pulumi.Output[str] | None = None
+        if query.basic_auth_password is not None:
+            secure = pulumi.Output.secret(
+                query.basic_auth_password.apply(lambda password: json.dumps({"basicAuthPassword": password}))
+            )
+        return grafana_sdk.oss.DataSource(
+            name,
+            type=args["type"],
+            name=args["name"],
+            uid=args["uid"],
+            url=args["url"],
+            access_mode=args["access_mode"],
+            is_default=args["is_default"],
+            json_data_encoded=args["json_data_encoded"],
+            basic_auth_enabled=args.apply(lambda a: a.get("basic_auth_enabled", False)),
+            basic_auth_username=args.apply(lambda a: a.get("basic_auth_username")),
+            http_headers=args.apply(lambda a: a.get("http_headers")),
+            secure_json_data_encoded=secure,
+            opts=opts,
+        )
+
 
 def deploy_api_datasource(
     config: BundleConfig,
@@ -155,5 +202,4 @@ def deploy_api_datasource(
     auth_token: pulumi.Output[str] | None = None,
 ) -> dict[str, Any]:
     """Create the datasource in the Grafana at ``pyroscope:grafana.api.url``; return stack outputs."""
-    query = query_endpoint(config, server, auth_token)
-    return ApiDatasource("grafana-api", config, query).outputs
+    return ApiDatasource("grafana-api", config, query_targets(config, server, auth_token)).outputs

@@ -1,24 +1,89 @@
 """Grafana datasource provisioning documents: the one builder the Docker Grafana, the Kubernetes
-sidecar ConfigMap and the API mode all use.
+sidecar object and the API mode all use.
 
 The plugin type id depends on the Grafana version (``grafana-pyroscope-datasource`` since 10.1,
-``phlare`` before). Credentials never enter this module as values: callers pass a reference
-(``$__env{VAR}`` / ``$__file{path}``, which Grafana expands at provisioning time) or fill the
-password in through a secret Output themselves.
+``phlare`` before). Credentials never enter this module as Outputs: callers pass a reference
+(``$__file{path}``, which Grafana expands at provisioning time) or call the builders inside the
+``apply`` of a secret Output, whose result stays secret.
+
+Behind the gateway with multi-tenancy, Grafana gets one datasource per tenant: the gateway user
+IS the tenant (the gateway sets ``X-Scope-OrgID`` from it), so the datasources carry basic auth
+and no tenant header. The first tenant of ``pyroscope:server.tenants`` keeps the configured uid
+and name - dashboards, the Tempo trace->profile link and the ``datasourceUid`` output keep
+pointing at it, and turning the gateway on updates that datasource in place instead of adding a
+second one; every other tenant gets ``<uid>-<tenant>`` and ``<name> (<tenant>)``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from pyroscope_bundle import constants
-from pyroscope_bundle.config.model import Grafana
+from pyroscope_bundle.config.model import Datasource, Grafana
 from pyroscope_bundle.config.types import version_tuple
+from pyroscope_bundle.endpoints import Endpoint
 
 # Grafana's default profile type for trace -> profile links (CPU time).
 CPU_PROFILE_TYPE = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
+GRAFANA_MAX_UID_LENGTH = constants.GRAFANA_MAX_UID_LENGTH
+
+
+@dataclass(frozen=True)
+class DatasourceIdentity:
+    """How one Pyroscope datasource is known in Grafana."""
+
+    uid: str
+    name: str
+    # The tenant (= gateway user) it queries as; None for the single datasource.
+    tenant: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasourceTarget:
+    """One datasource to provision: who it is and where (and as whom) it queries."""
+
+    identity: DatasourceIdentity
+    endpoint: Endpoint
+
+
+def datasource_identities(datasource: Datasource, tenants: Sequence[str]) -> list[DatasourceIdentity]:
+    """One identity per tenant (the first keeps the configured uid/name), or the configured one."""
+    if not tenants:
+        return [DatasourceIdentity(datasource.uid, datasource.name)]
+    identities = [DatasourceIdentity(datasource.uid, datasource.name, tenants[0])]
+    identities += [
+        DatasourceIdentity(f"{datasource.uid}-{tenant}", f"{datasource.name} ({tenant})", tenant)
+        for tenant in tenants[1:]
+    ]
+    for identity in identities:
+        if len(identity.uid) > GRAFANA_MAX_UID_LENGTH:
+            raise ValueError(
+                f"pyroscope:grafana.datasource.uid {datasource.uid!r} with tenant {identity.tenant!r} "
+                f"makes the datasource uid {identity.uid!r}, longer than Grafana's "
+                f"{GRAFANA_MAX_UID_LENGTH} characters: use a shorter uid or tenant"
+            )
+    return identities
+
+
+def datasource_targets(
+    grafana: Grafana, query: Endpoint, per_tenant: Mapping[str, Endpoint] | None = None
+) -> list[DatasourceTarget]:
+    """The datasources for a server: one per tenant when ``per_tenant`` is given, else one."""
+    if not per_tenant:
+        return [DatasourceTarget(datasource_identities(grafana.datasource, [])[0], query)]
+    identities = datasource_identities(grafana.datasource, list(per_tenant))
+    return [DatasourceTarget(identity, per_tenant[str(identity.tenant)]) for identity in identities]
+
+
+def provisioning_literal(value: str) -> str:
+    """``value`` as a literal in a provisioning file: Grafana expands ``$VAR``, ``${VAR}``,
+    ``$__env{}`` and ``$__file{}`` in every value and reads ``$$`` as one ``$``
+    (grafana/grafana ``pkg/services/provisioning/values``)."""
+    return value.replace("$", "$$")
 
 
 def datasource_type(grafana_version: str) -> str:
@@ -35,17 +100,24 @@ def pyroscope_datasource(
     tenant_id: str | None = None,
     basic_auth_user: str | None = None,
     password_reference: str | None = None,
+    identity: DatasourceIdentity | None = None,
 ) -> dict[str, Any]:
-    """One Pyroscope datasource entry (a tenant header when the server is multi-tenant)."""
+    """One Pyroscope datasource entry (a tenant header when ``tenant_id`` is given).
+
+    ``password_reference`` goes into ``secureJsonData.basicAuthPassword`` as it is: a
+    ``$__file{path}`` reference, or (inside a secret Output's apply) the escaped password.
+    """
     datasource = grafana.datasource
+    identity = identity or DatasourceIdentity(datasource.uid, datasource.name)
     entry: dict[str, Any] = {
-        "name": datasource.name,
+        "name": identity.name,
         "type": datasource_type(grafana.version),
-        "uid": datasource.uid,
+        "uid": identity.uid,
         "access": "proxy",
         "url": url,
         "orgId": 1,
-        "isDefault": datasource.is_default,
+        # Grafana refuses two defaults in one org: only the configured (first tenant's) one.
+        "isDefault": datasource.is_default and identity.uid == datasource.uid,
         "editable": False,
         "jsonData": {"minStep": datasource.min_step.text},
     }
@@ -87,16 +159,18 @@ def tempo_datasource(grafana: Grafana) -> dict[str, Any] | None:
     }
 
 
-def provisioning_document(grafana: Grafana, pyroscope: dict[str, Any]) -> dict[str, Any]:
-    """The whole provisioning file: the Pyroscope datasource and the optional Tempo link."""
-    datasources = [pyroscope]
+def provisioning_document(
+    grafana: Grafana, pyroscope: dict[str, Any] | Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """The whole provisioning file: the Pyroscope datasource(s) and the optional Tempo link."""
+    datasources = [pyroscope] if isinstance(pyroscope, dict) else list(pyroscope)
     tempo = tempo_datasource(grafana)
     if tempo is not None:
         datasources.append(tempo)
     return {"apiVersion": 1, "datasources": datasources}
 
 
-def provisioning_yaml(grafana: Grafana, pyroscope: dict[str, Any]) -> str:
+def provisioning_yaml(grafana: Grafana, pyroscope: dict[str, Any] | Sequence[dict[str, Any]]) -> str:
     header = "# Generated by pyroscope-bundle from pyroscope:grafana; do not edit by hand.\n"
     return header + yaml.safe_dump(
         provisioning_document(grafana, pyroscope), sort_keys=True, default_flow_style=False

@@ -1,7 +1,11 @@
 """Grafana next to the Docker server, with the Pyroscope datasource provisioned from a file.
 
-Grafana joins the server's bridge network and queries Pyroscope by its network alias; the
-provisioning file comes from the one builder the other modes use (``grafana/datasource.py``).
+Grafana joins the server's bridge network and queries by network alias: Pyroscope itself, or -
+with the gateway on - the gateway, with the gateway's user and password. The provisioning file
+comes from the one builder the other modes use (``grafana/datasource.py``) and stays reviewable:
+it names the password as ``$__file{<path>}`` and the password itself is a separate secret upload
+(grafana/grafana ``pkg/services/provisioning/values`` expands every value through
+``setting.ExpandVar``, whose ``file`` expander reads the file and trims surrounding whitespace).
 The admin password is a Pulumi secret end to end: from ``pyroscope:grafanaAdminPassword`` or
 pulumi-random, uploaded as a file that the image's entrypoint reads through
 ``GF_SECURITY_ADMIN_PASSWORD__FILE`` (grafana/grafana ``packaging/docker/run.sh`` turns every
@@ -11,6 +15,7 @@ file's path, never the password.
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 import pulumi
@@ -21,12 +26,20 @@ from pyroscope_bundle import constants, docker_options
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.config.model import Grafana
 from pyroscope_bundle.endpoints import ServerDeployment
-from pyroscope_bundle.grafana.datasource import provisioning_yaml, pyroscope_datasource
+from pyroscope_bundle.grafana.datasource import (
+    DatasourceTarget,
+    datasource_targets,
+    provisioning_yaml,
+    pyroscope_datasource,
+)
 
 COMPONENT_TYPE = "pyroscope-bundle:grafana:DockerGrafana"
 PROVISIONING_FILE = f"{constants.GRAFANA_DATASOURCE_DIR}/pyroscope.yaml"
 HEALTHY_WAIT_SECONDS = 120
 PASSWORD_LENGTH = 32
+# Secret files next to the admin password: one per datasource user, read only by Grafana.
+SECRETS_DIR = posixpath.dirname(constants.GRAFANA_ADMIN_PASSWORD_FILE)
+SECRET_FILE_MODE = "0400"
 
 
 # --- pure spec builders ---------------------------------------------------------------------------
@@ -71,20 +84,63 @@ def healthcheck() -> docker.ContainerHealthcheckArgs:
     )
 
 
-def provisioning_file(config: BundleConfig, server: ServerDeployment) -> pulumi.Output[str]:
-    """The datasource file: Pyroscope by its network alias, the tenant header when multi-tenant.
+def password_file(user: str) -> str:
+    """Where the password of datasource user ``user`` is uploaded."""
+    return f"{SECRETS_DIR}/pyroscope-datasource-{user}"
 
-    The query endpoint of the Docker backend is the private bridge network, which needs no
-    credentials; a password would have to travel as a secret and is refused here.
-    """
-    if server.query.basic_auth_password is not None:
-        raise ValueError("the Docker Grafana queries Pyroscope on the private network, without a password")
-    return pulumi.Output.from_input(server.query.url).apply(
-        lambda url: provisioning_yaml(
-            config.grafana,
-            pyroscope_datasource(config.grafana, url=url, tenant_id=server.query.tenant_id),
+
+def _known(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"the Docker backend's query {what} must be known at plan time, got {value!r}")
+    return value
+
+
+def grafana_targets(config: BundleConfig, server: ServerDeployment) -> list[DatasourceTarget]:
+    return datasource_targets(config.grafana, server.query, server.query_per_tenant)
+
+
+def provisioning_file(config: BundleConfig, server: ServerDeployment) -> str:
+    """The datasource file, credential-free: each datasource by its network alias (the gateway's
+    when it is on, with ``basicAuthPassword: $__file{...}``), the tenant header when Grafana
+    queries a multi-tenant Pyroscope directly."""
+    entries = []
+    for target in grafana_targets(config, server):
+        endpoint = target.endpoint
+        user = None
+        reference = None
+        if endpoint.basic_auth_password is not None:
+            user = _known(endpoint.basic_auth_user, "user")
+            reference = f"$__file{{{password_file(user)}}}"
+        entries.append(
+            pyroscope_datasource(
+                config.grafana,
+                url=_known(endpoint.url, "URL"),
+                tenant_id=endpoint.tenant_id,
+                basic_auth_user=user,
+                password_reference=reference,
+                identity=target.identity,
+            )
         )
-    )
+    return provisioning_yaml(config.grafana, entries)
+
+
+def password_uploads(config: BundleConfig, server: ServerDeployment) -> list[docker.ContainerUploadArgs]:
+    """One secret file per datasource password, readable only by the grafana user (uid 472)."""
+    uploads: dict[str, docker.ContainerUploadArgs] = {}
+    for target in grafana_targets(config, server):
+        endpoint = target.endpoint
+        password: pulumi.Output[str] | None = endpoint.basic_auth_password
+        if password is None:
+            continue
+        path = password_file(_known(endpoint.basic_auth_user, "user"))
+        uploads[path] = docker.ContainerUploadArgs(
+            file=path,
+            # A secret Output (Endpoint.basic_auth_password always is): recorded as a secret.
+            content=password,
+            owner=str(constants.GRAFANA_UID),
+            permissions=SECRET_FILE_MODE,
+        )
+    return [uploads[path] for path in sorted(uploads)]
 
 
 # --- resources ------------------------------------------------------------------------------------
@@ -137,8 +193,9 @@ class DockerGrafana(pulumi.ComponentResource):
                     file=constants.GRAFANA_ADMIN_PASSWORD_FILE,
                     content=password,
                     owner=str(constants.GRAFANA_UID),
-                    permissions="0400",
+                    permissions=SECRET_FILE_MODE,
                 ),
+                *password_uploads(config, server),
             ],
             # The image creates /var/lib/grafana writable by uid 472; Docker copies that into
             # the empty named volume on first mount.

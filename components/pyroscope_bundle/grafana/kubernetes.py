@@ -1,13 +1,20 @@
 """The Pyroscope datasource for a Grafana installed with the Grafana Helm chart: an object its
 datasource sidecar picks up (``sidecar.datasources``, label ``grafana_datasource: "1"``).
 
-The provisioning file is the same document the Docker Grafana gets. Without credentials it is a
-ConfigMap; once the query endpoint carries a password the file goes into a Secret with the same
-label (the sidecar reads both), so a password never lands in a ConfigMap.
+The provisioning file is the same document the Docker Grafana gets. Without credentials (no
+gateway) it is a ConfigMap. Behind the gateway the datasources carry the gateway's password, so
+the file goes into a Secret with the same label instead, and the whole ``stringData`` is a secret
+Output: a password never lands in a ConfigMap, the render or the logs.
+
+The sidecar reads Secrets as well as ConfigMaps by default: grafana/helm-charts
+``charts/grafana/values.yaml`` (chart 10.5.15, the last before the chart moved to
+grafana-community/helm-charts) sets ``sidecar.datasources.resource: both`` ("search in
+configmap, secret or both"). ``sidecar.datasources.enabled`` is false by default: turn it on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -16,11 +23,21 @@ from pulumi_kubernetes.core import v1 as core_v1
 from pyroscope_bundle import constants
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
-from pyroscope_bundle.grafana.datasource import provisioning_yaml, pyroscope_datasource
+from pyroscope_bundle.grafana.datasource import (
+    DatasourceTarget,
+    datasource_targets,
+    provisioning_literal,
+    provisioning_yaml,
+    pyroscope_datasource,
+)
 
 TYPE_TOKEN = "pyroscope-bundle:grafana:SidecarDatasource"
 OBJECT_NAME = "pyroscope-grafana-datasource"
 DATA_KEY = "pyroscope-datasource.yaml"
+# The Secret's file has its own name: the sidecar writes each key to a file of that name and
+# deletes the file when its object goes. Switching the gateway on or off creates the new object
+# before Pulumi deletes the old one; a shared name would let that deletion remove the new file.
+SECRET_DATA_KEY = "pyroscope-datasource-auth.yaml"
 
 
 def sidecar_metadata(config: BundleConfig) -> dict[str, Any]:
@@ -37,49 +54,96 @@ def sidecar_metadata(config: BundleConfig) -> dict[str, Any]:
     }
 
 
-def sidecar_provisioning(config: BundleConfig, query: Endpoint, password: str | None = None) -> str:
-    """The provisioning file for ``query`` (with ``password`` only when the caller holds a secret)."""
-    assert isinstance(query.url, str), "the in-cluster query URL is known at plan time"
-    datasource = pyroscope_datasource(
-        config.grafana,
-        url=query.url,
-        tenant_id=query.tenant_id,
-        basic_auth_user=query.basic_auth_user if isinstance(query.basic_auth_user, str) else None,
-        password_reference=password,
-    )
-    return provisioning_yaml(config.grafana, datasource)
+def _known(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"the in-cluster query {what} must be known at plan time, got {value!r}")
+    return value
+
+
+def has_credentials(targets: Sequence[DatasourceTarget]) -> bool:
+    """Whether the datasources carry passwords (all of them do, or none)."""
+    with_password = [target.endpoint.basic_auth_password is not None for target in targets]
+    if any(with_password) and not all(with_password):
+        raise ValueError("either every Pyroscope datasource authenticates or none does")
+    return any(with_password)
+
+
+def sidecar_provisioning(
+    config: BundleConfig, targets: Sequence[DatasourceTarget], passwords: Sequence[str] = ()
+) -> str:
+    """The provisioning file for ``targets``.
+
+    ``passwords`` are the resolved secret values, in target order: pass them only inside the
+    ``apply`` of a secret Output, whose result (this file) then stays secret.
+    """
+    if passwords and len(passwords) != len(targets):
+        raise ValueError("one password per datasource")
+    entries = []
+    for index, target in enumerate(targets):
+        endpoint = target.endpoint
+        password = provisioning_literal(passwords[index]) if passwords else None
+        entries.append(
+            pyroscope_datasource(
+                config.grafana,
+                url=_known(endpoint.url, "URL"),
+                tenant_id=endpoint.tenant_id,
+                basic_auth_user=_known(endpoint.basic_auth_user, "user") if password is not None else None,
+                password_reference=password,
+                identity=target.identity,
+            )
+        )
+    return provisioning_yaml(config.grafana, entries)
 
 
 def sidecar_config_map(config: BundleConfig, query: Endpoint) -> dict[str, Any]:
-    """The labelled ConfigMap (no credentials in it)."""
+    """The labelled ConfigMap for a datasource without credentials."""
+    targets = datasource_targets(config.grafana, query)
+    if has_credentials(targets):
+        raise ValueError("a datasource with a password belongs in a Secret, not a ConfigMap")
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": sidecar_metadata(config),
-        "data": {DATA_KEY: sidecar_provisioning(config, query)},
+        "data": {DATA_KEY: sidecar_provisioning(config, targets)},
     }
 
 
+def sidecar_secret_string_data(
+    config: BundleConfig, targets: Sequence[DatasourceTarget]
+) -> pulumi.Output[dict[str, str]]:
+    """The Secret's whole ``stringData``, built inside the passwords' apply and kept secret."""
+    passwords = [target.endpoint.basic_auth_password for target in targets]
+    content = pulumi.Output.all(*passwords).apply(
+        lambda values: {SECRET_DATA_KEY: sidecar_provisioning(config, targets, [str(v) for v in values])}
+    )
+    return pulumi.Output.secret(content)
+
+
 class SidecarDatasource(pulumi.ComponentResource):
+    """A ConfigMap (no credentials) or a Secret (gateway credentials) for the datasource sidecar."""
+
     def __init__(
-        self, name: str, config: BundleConfig, query: Endpoint, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        config: BundleConfig,
+        query: Endpoint,
+        per_tenant: Mapping[str, Endpoint] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        if query.basic_auth_password is None:
+        targets = datasource_targets(config.grafana, query, per_tenant)
+        if not has_credentials(targets):
             manifest = sidecar_config_map(config, query)
             core_v1.ConfigMap(
                 f"{OBJECT_NAME}-configmap", metadata=manifest["metadata"], data=manifest["data"], opts=child
             )
         else:
-            # The password is a secret Output: so is everything derived from it.
-            password: pulumi.Output[str] = query.basic_auth_password
-            content = password.apply(lambda value: sidecar_provisioning(config, query, value))
             core_v1.Secret(
                 f"{OBJECT_NAME}-secret",
                 metadata=sidecar_metadata(config),
                 type="Opaque",
-                string_data={DATA_KEY: content},
+                string_data=sidecar_secret_string_data(config, targets),
                 opts=child,
             )
         self.datasource_uid = config.grafana.datasource.uid
@@ -94,5 +158,5 @@ def deploy_sidecar_datasource(config: BundleConfig, server: ServerDeployment | N
             "no datasource was created"
         )
         return {}
-    component = SidecarDatasource("pyroscope-grafana", config, server.query)
+    component = SidecarDatasource("pyroscope-grafana", config, server.query, server.query_per_tenant)
     return {"datasourceUid": component.datasource_uid}

@@ -12,7 +12,7 @@ the stack is destroyed; ``protect`` (``pyroscope:server.protect``) additionally 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
@@ -92,7 +92,8 @@ def healthcheck(server: Server) -> docker.ContainerHealthcheckArgs | None:
 
 
 def query_tenant(config: BundleConfig) -> str | None:
-    """The tenant Grafana queries a multi-tenant server as: the wired tenant, else the first one."""
+    """Without the gateway, the tenant Grafana queries a multi-tenant server as: the wired tenant,
+    else the first one. (Behind the gateway Grafana gets one datasource per tenant instead.)"""
     server = config.server
     if not server.multitenancy:
         return None
@@ -112,11 +113,14 @@ def push_tenant(config: BundleConfig) -> str | None:
 
 @dataclass(frozen=True)
 class PublishedEndpoint:
-    """What is published on the host: the Pyroscope port itself, or a gateway in front of it."""
+    """What is published on the host: the Pyroscope port itself, or a gateway in front of it;
+    and where Grafana queries on the bridge network (Pyroscope itself, or that gateway)."""
 
     ports: list[docker.ContainerPortArgs]
     push: Endpoint
+    query: Endpoint
     outputs: dict[str, Any]
+    query_per_tenant: dict[str, Endpoint] = field(default_factory=dict)
 
 
 class DockerPyroscope(pulumi.ComponentResource):
@@ -206,7 +210,8 @@ class DockerPyroscope(pulumi.ComponentResource):
             backend="docker",
             version=server.version,
             push=published.push,
-            query=Endpoint(url=internal_url(), tenant_id=query_tenant(config)),
+            query=published.query,
+            query_per_tenant=published.query_per_tenant,
             outputs={
                 **published.outputs,
                 "pyroscopeNetworkUrl": internal_url(),
@@ -242,13 +247,15 @@ def _publish(config: BundleConfig, component: DockerPyroscope) -> PublishedEndpo
     return PublishedEndpoint(
         ports=ports,
         push=Endpoint(url=host_url(server), tenant_id=push_tenant(config)),
+        query=Endpoint(url=internal_url(), tenant_id=query_tenant(config)),
         outputs={"pyroscopeUrl": host_url(server)},
     )
 
 
 def _publish_through_gateway(config: BundleConfig, component: DockerPyroscope) -> PublishedEndpoint:
     """THE gateway call site: nginx with basic auth takes the published port; Pyroscope publishes
-    nothing and stays reachable only on the bridge network (Grafana queries it there)."""
+    nothing. Grafana queries through the gateway too (by its alias on the bridge network, with the
+    gateway's credentials), so one set of credentials guards every path to the profiles."""
     from pyroscope_bundle.gateway import GatewayCredentials, deploy_docker_gateway, gateway_users
 
     child = pulumi.ResourceOptions(parent=component)
@@ -266,6 +273,8 @@ def _publish_through_gateway(config: BundleConfig, component: DockerPyroscope) -
     return PublishedEndpoint(
         ports=[],
         push=push,
+        query=gateway.query_endpoint(),
+        query_per_tenant=gateway.query_endpoints(),
         outputs={
             "pyroscopeUrl": host_url(config.server),
             "pyroscopeGatewayNetworkUrl": gateway.url,

@@ -47,7 +47,8 @@ def register_namespace(config: BundleConfig, parent: pulumi.Resource) -> core_v1
 
 
 def tenant_for_queries(config: BundleConfig) -> str | None:
-    """Grafana's tenant on a multi-tenant server: the one the stack's services use."""
+    """Grafana's tenant on a multi-tenant server without the gateway: the one the stack's
+    services use. (Behind the gateway the gateway user is the tenant: one datasource each.)"""
     return config.target.tenant_id if config.server.multitenancy else None
 
 
@@ -155,7 +156,13 @@ class KubernetesPyroscope(pulumi.ComponentResource):
             if gateway is not None
             else Endpoint(url=self.url, tenant_id=config.target.tenant_id)
         )
-        self.query = Endpoint(url=self.url, tenant_id=tenant_for_queries(config))
+        # Grafana queries through the gateway too: Pyroscope's NetworkPolicy admits nothing else.
+        self.query = (
+            gateway.query_endpoint()
+            if gateway is not None
+            else Endpoint(url=self.url, tenant_id=tenant_for_queries(config))
+        )
+        self.query_per_tenant = gateway.query_endpoints() if gateway is not None else {}
         external_url = manifests.ingress_url(config)
         self.external_push = dataclasses.replace(self.push, url=external_url) if external_url else None
         self.register_outputs({"pyroscopeUrl": self.url, "namespace": namespace})
@@ -197,7 +204,8 @@ def push_endpoint(config: BundleConfig, gateway: GatewayDeployment) -> Endpoint:
 
 
 def gateway_network_policy(config: BundleConfig, gateway: GatewayDeployment) -> dict[str, Any]:
-    """Only known clients reach the gateway's pods (it authenticates them, this fences the rest)."""
+    """Only known clients reach the gateway's pods (it authenticates them, this fences the rest):
+    wired services' namespaces, Grafana's sidecar namespace and ``allowFrom``."""
     return manifests.network_policy_manifest(
         "pyroscope-gateway",
         config.server.kubernetes.namespace,
@@ -209,14 +217,11 @@ def gateway_network_policy(config: BundleConfig, gateway: GatewayDeployment) -> 
 
 
 def pyroscope_peers(config: BundleConfig, gateway: GatewayDeployment | None) -> list[manifests.Peer]:
-    """Who may reach Pyroscope's port. With a gateway: only the gateway pods and Grafana (which
-    queries directly: it is trusted and the datasource then needs no credentials)."""
+    """Who may reach Pyroscope's port. With a gateway: ONLY the gateway pods - Grafana queries
+    through the gateway with its credentials like every other client. Without: the known clients."""
     if gateway is None:
         return manifests.client_peers(config)
-    peers = [manifests.Peer(config.server.kubernetes.namespace, gateway.pod_labels)]
-    if config.grafana_mode == "kubernetes-sidecar":
-        peers.append(manifests.grafana_peer(config))
-    return manifests.dedupe_peers(peers)
+    return [manifests.Peer(config.server.kubernetes.namespace, gateway.pod_labels)]
 
 
 def deploy_kubernetes_server(config: BundleConfig) -> ServerDeployment | None:
@@ -232,6 +237,7 @@ def deploy_kubernetes_server(config: BundleConfig) -> ServerDeployment | None:
         version=server.version,
         push=component.push,
         query=component.query,
+        query_per_tenant=component.query_per_tenant,
         external_push=component.external_push,
         outputs={
             **({"gatewayUrl": component.gateway_url} if component.gateway_url else {}),
