@@ -165,15 +165,17 @@ def test_agent_with_the_right_credentials_arrives_with_the_tenant_the_gateway_se
         assert labels["__name__"] == "process_cpu"
 
 
-def test_smoke_payload_has_the_shape_of_the_real_agents_push(receiver: Receiver) -> None:
+def test_smoke_payload_has_the_shape_of_the_real_agents_push(
+    gateway: Gateway, receiver: Receiver, tmp_path: Path
+) -> None:
     """smoke builds its pprof by hand: it must carry the same fields as what the agent sends."""
+    run_agent(tmp_path, gateway.url, "shape-check", "team-a", PASSWORDS["team-a"])
     agent_pushes = [
         p
         for p in receiver.pushes()
-        if any(s["labels"].get("service_name") == "right-credentials" for s in push_series(p.body))
+        if any(s["labels"].get("service_name") == "shape-check" for s in push_series(p.body))
     ]
-    if not agent_pushes:
-        pytest.skip("needs the right-credentials agent run")
+    assert agent_pushes, "the real agent's push reached the receiver"
     agent_profile = push_series(agent_pushes[0].body)[0]["profiles"][0]
     smoke_profile = build_pprof(1_700_000_000_000_000_000)
     agent_fields, smoke_fields = decode_fields(agent_profile), decode_fields(smoke_profile)

@@ -452,11 +452,7 @@ def test_real_new_service_is_added(tmp_path: Path) -> None:
     (stack,) = diff_dirs(base, head).stacks
     added = stack.of_status("added")
     assert not stack.of_status("removed")
-    # The wiring component and its DeploymentPatch child.
-    assert sorted((r.type, r.name) for r in added) == [
-        ("kubernetes:apps/v1:DeploymentPatch", "profiler-inventory"),
-        ("pyroscope-bundle:wiring:KubernetesService", "profiler-inventory"),
-    ]
+    assert [(r.type, r.name) for r in added] == [("kubernetes:apps/v1:DeploymentPatch", "profiler-inventory")]
     assert "kubernetes/shop/deployment-inventory.patch.yaml" in {f.path for f in stack.files}
 
 

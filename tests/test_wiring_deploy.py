@@ -73,7 +73,12 @@ def env_of_patch(resource) -> dict:
 
 
 RUNTIME_SPECIFIC = {
-    "java": {"PYROSCOPE_AGENT_ENABLED", "PYROSCOPE_PROFILING_INTERVAL", "PYROSCOPE_PROFILER_EVENT", "JAVA_TOOL_OPTIONS"},
+    "java": {
+        "PYROSCOPE_AGENT_ENABLED",
+        "PYROSCOPE_PROFILING_INTERVAL",
+        "PYROSCOPE_PROFILER_EVENT",
+        "JAVA_TOOL_OPTIONS",
+    },
     "dotnet": {
         "PYROSCOPE_PROFILING_ENABLED", "CORECLR_ENABLE_PROFILING", "CORECLR_PROFILER",
         "CORECLR_PROFILER_PATH",
@@ -287,7 +292,12 @@ def test_disabled_means_no_wiring_resources(target_switch, service_switch):
     )
     wiring = [r for r in deployed.resources if r.type != "pulumi:providers:kubernetes"]
     assert wiring == []
-    assert not any(key.startswith("profiler") for key in deployed.outputs)
+    assert "profiledServices" not in deployed.outputs
+    if not target_switch:
+        assert not any(key.startswith("profiler") for key in deployed.outputs)
+    else:
+        # Where to push stays exported for consumer stacks even when this stack wires nothing.
+        assert deployed.outputs["profilerServerAddress"] == CLOUD["url"]
 
 
 def test_self_target_without_push_endpoint_wires_nothing(tmp_path):

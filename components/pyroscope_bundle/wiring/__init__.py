@@ -21,6 +21,15 @@ from pyroscope_bundle.wiring import names
 from pyroscope_bundle.wiring.settings import ProfilerSettings, credentials_hash, is_wired, profiler_settings
 
 
+class WiredServices(pulumi.ComponentResource):
+    """Groups the wiring of every service on one platform, so ``pulumi preview`` shows it in one
+    place without a component per service (which would cost a third more registrations)."""
+
+    def __init__(self, name: str, platform: str) -> None:
+        super().__init__(f"pyroscope-bundle:wiring:{platform.capitalize()}Services", name, None)
+        self.register_outputs({})
+
+
 def resolve_target(
     config: BundleConfig,
     server: ServerDeployment | None,
@@ -58,7 +67,7 @@ def deploy_wiring(
     off makes the next ``pulumi up`` remove them.
     """
     services = [service for service in config.services if is_wired(config, service)]
-    if not config.target.enabled or not services:
+    if not config.target.enabled:
         return {}
     if target is None:
         if services:
@@ -67,10 +76,11 @@ def deploy_wiring(
                 f"{', '.join(s.name for s in services)} are not wired"
             )
         return {}
-    outputs: dict[str, Any] = {
-        names.OUTPUT_SERVER_ADDRESS: target.url,
-        names.OUTPUT_WIRED_SERVICES: sorted(service.name for service in services),
-    }
+    # Exported even when this stack wires no service itself: a central profiling stack is what
+    # other stacks read with a StackReference (wiring/consumer.py).
+    outputs: dict[str, Any] = {names.OUTPUT_SERVER_ADDRESS: target.url}
+    if services:
+        outputs[names.OUTPUT_WIRED_SERVICES] = sorted(service.name for service in services)
     if target.basic_auth_user is not None:
         outputs[names.OUTPUT_BASIC_AUTH_USER] = target.basic_auth_user
     if target.basic_auth_password is not None:
@@ -81,10 +91,10 @@ def deploy_wiring(
     ecs = [service for service in services if service.platform == "ecs"]
     if kubernetes:
         outputs.update(_wire_kubernetes(config, target, kubernetes))
+    ecs_endpoint = ecs_target or target
+    if ecs_endpoint.url != target.url:
+        outputs[names.OUTPUT_EXTERNAL_SERVER_ADDRESS] = ecs_endpoint.url
     if ecs:
-        ecs_endpoint = ecs_target or target
-        if ecs_endpoint.url != target.url:
-            outputs[names.OUTPUT_EXTERNAL_SERVER_ADDRESS] = ecs_endpoint.url
         outputs.update(_wire_ecs(config, ecs_endpoint, ecs, project_root))
     return outputs
 
@@ -92,8 +102,8 @@ def deploy_wiring(
 def _wire_kubernetes(config: BundleConfig, target: Endpoint, services: list[Service]) -> dict[str, Any]:
     from pyroscope_bundle.wiring.kubernetes import (
         KubernetesCredentials,
-        KubernetesServiceWiring,
         SecretKeyRef,
+        register_service_wiring,
     )
 
     existing = config.target.existing_secrets
@@ -115,11 +125,12 @@ def _wire_kubernetes(config: BundleConfig, target: Endpoint, services: list[Serv
         if config.target.kind == "self" and config.server.backend == "kubernetes"
         else None
     )
+    group = WiredServices("profiler-kubernetes-services", "kubernetes")
     for service in services:
         namespace = str(service.kubernetes.namespace)
         deployment = service.kubernetes.deployment or service.name
         depends = [credentials[namespace]] if namespace in credentials else []
-        KubernetesServiceWiring(
+        register_service_wiring(
             f"profiler-{service.name}",
             profiler_settings(config, service, target),
             namespace=namespace,
@@ -129,7 +140,7 @@ def _wire_kubernetes(config: BundleConfig, target: Endpoint, services: list[Serv
             credentials_hash=rollout_hash,
             network_policy=service.kubernetes.network_policy,
             server_namespace=server_namespace,
-            opts=pulumi.ResourceOptions(depends_on=depends),
+            opts=pulumi.ResourceOptions(parent=group, depends_on=depends),
         )
     if secret is None:
         return {}
@@ -140,7 +151,11 @@ def _wire_ecs(
     config: BundleConfig, target: Endpoint, services: list[Service], project_root: Path
 ) -> dict[str, Any]:
     from pyroscope_bundle.wiring.checks import load_container_definitions
-    from pyroscope_bundle.wiring.ecs import EcsCredentials, ProfiledTaskDefinition
+    from pyroscope_bundle.wiring.ecs import (
+        EcsCredentials,
+        managed_execution_policy_arn,
+        register_profiled_task_definition,
+    )
 
     existing = config.target.existing_secrets
     credentials: EcsCredentials | None = None
@@ -154,6 +169,10 @@ def _wire_ecs(
             json_key=existing.aws_secret_json_key,
         )
     pulumi.Output.from_input(target.url).apply(lambda url: _warn_if_cluster_local(url, services))
+    group = WiredServices("profiler-ecs-services", "ecs")
+    # One partition look-up for every task that gets a created execution role.
+    needs_role = credentials is not None and any(s.ecs.execution_role_name is None for s in services)
+    managed_policy = managed_execution_policy_arn() if needs_role else None
     for service in services:
         assert service.ecs.container_definitions is not None  # checked by the config loader
         definitions = load_container_definitions(project_root / service.ecs.container_definitions)
@@ -161,7 +180,7 @@ def _wire_ecs(
         if existing.aws_secret_arn is not None:
             # The bundle does not manage that secret's value: no rollout hash.
             settings = _without_password(settings)
-        ProfiledTaskDefinition(
+        register_profiled_task_definition(
             f"profiler-{service.name}",
             settings,
             container_definitions=definitions,
@@ -173,6 +192,8 @@ def _wire_ecs(
             execution_role=service.ecs.execution_role_name,
             containers=service.ecs.containers,
             overwrite=service.ecs.overwrite_environment,
+            managed_policy_arn=managed_policy,
+            opts=pulumi.ResourceOptions(parent=group),
         )
     if credentials is None:
         return {}

@@ -11,6 +11,7 @@ The profiling stack exports where to push and how to authenticate (see ``docs/wi
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,9 @@ class SharedProfiling:
     """The profiling stack's outputs, as a consumer stack wires its own services with them."""
 
     endpoint: Endpoint
+    # Where clients outside the server's cluster (ECS tasks) push: the profiling stack's external
+    # address (an Ingress to the gateway) when it exports one, else ``endpoint``'s.
+    outside_endpoint: Endpoint
     # Secrets Manager secret (JSON) with the password, its key, and the policy to attach to
     # task execution roles; None when the profiling stack wires no ECS service.
     secret_arn: pulumi.Output[Any]
@@ -42,6 +46,10 @@ class SharedProfiling:
     def settings(self, **kwargs: Any) -> ProfilerSettings:
         """:func:`build_settings` for this endpoint (service, runtime, environment, version, ...)."""
         return build_settings(endpoint=self.endpoint, **kwargs)
+
+    def outside_settings(self, **kwargs: Any) -> ProfilerSettings:
+        """:meth:`settings` for a service outside the server's cluster, such as an ECS task."""
+        return build_settings(endpoint=self.outside_endpoint, **kwargs)
 
 
 def shared_profiling(
@@ -64,8 +72,11 @@ def shared_profiling(
         ),
         tenant_id=tenant_id,
     )
+    external = reference.get_output(names.OUTPUT_EXTERNAL_SERVER_ADDRESS)
+    outside_url = pulumi.Output.all(external, endpoint.url).apply(lambda urls: str(urls[0] or urls[1]))
     return SharedProfiling(
         endpoint=endpoint,
+        outside_endpoint=dataclasses.replace(endpoint, url=outside_url),
         secret_arn=reference.get_output(names.OUTPUT_SECRET_ARN),
         secret_json_key=reference.get_output(names.OUTPUT_SECRET_JSON_KEY).apply(
             lambda key: key or contract.CREDENTIALS_SECRET_KEY

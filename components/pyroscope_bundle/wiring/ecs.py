@@ -20,7 +20,7 @@ import copy
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pulumi
 
@@ -33,6 +33,9 @@ from pyroscope_bundle.wiring.settings import ProfilerSettings, build_settings, c
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 
 Definitions = TypeVar("Definitions", str, list[dict[str, Any]])
+
+if TYPE_CHECKING:
+    from pulumi_aws import ecs as aws_ecs
 
 
 class EnvConflictError(ValueError):
@@ -290,12 +293,100 @@ def _role_name_of(role: str) -> str:
     return role.rsplit("/", 1)[-1] if role.startswith("arn:") else role
 
 
-class ProfiledTaskDefinition(pulumi.ComponentResource):
-    """(b) A Fargate task definition from a container-definition file, with the profiler wired.
+def register_profiled_task_definition(
+    name: str,
+    settings: ProfilerSettings,
+    *,
+    container_definitions: str | list[dict[str, Any]],
+    family: str,
+    stack: str,
+    cpu: str,
+    memory: str,
+    credentials: EcsCredentials | None,
+    execution_role: str | None = None,
+    containers: Sequence[str] = (),
+    overwrite: bool = False,
+    managed_policy_arn: pulumi.Input[str] | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> aws_ecs.TaskDefinition:
+    """Register a Fargate task definition with the profiler wired, and its execution role's grant.
 
     The execution role is the named one (granted the read policy) or one created for the task
-    (with the AWS-managed ECS execution policy, for image pulls and logs).
+    (with the AWS-managed ECS execution policy, for image pulls and logs; pass
+    ``managed_policy_arn`` to look its partition up once for many services).
     """
+    from pulumi_aws import ecs, iam
+
+    opts = opts or pulumi.ResourceOptions()
+    role_arn: pulumi.Output[str] | None = None
+    attachments: list[pulumi.Resource] = []
+    if execution_role is not None:
+        role_arn = _role_arn_for(execution_role)
+        role_name: pulumi.Input[str] = _role_name_of(execution_role)
+    elif credentials is not None:
+        role = iam.Role(
+            f"{name}-execution",
+            name=names.execution_role_name(family, stack),
+            description=f"ECS task execution role of {family} (created by pyroscope-bundle)",
+            assume_role_policy=json.dumps(ecs_tasks_trust_policy(), sort_keys=True),
+            opts=opts,
+        )
+        attachments.append(
+            iam.RolePolicyAttachment(
+                f"{name}-execution-managed",
+                role=role.name,
+                policy_arn=managed_policy_arn
+                if managed_policy_arn is not None
+                else managed_execution_policy_arn(),
+                opts=opts,
+            )
+        )
+        role_arn, role_name = role.arn, role.name
+    if credentials is not None and role_arn is not None:
+        attachments.append(
+            iam.RolePolicyAttachment(
+                f"{name}-read-credentials",
+                role=role_name,
+                policy_arn=credentials.policy_arn,
+                opts=opts,
+            )
+        )
+    value_from = (
+        credentials.secret_arn.apply(lambda arn: secret_value_from(arn, credentials.json_key))
+        if credentials is not None
+        else None
+    )
+    rollout_hash = credentials_hash(settings.basic_auth_password) if credentials is not None else None
+    definitions_json = resolved_env(settings, value_from, rollout_hash).apply(
+        lambda env: json.dumps(
+            wire_container_definitions(
+                json.loads(container_definitions)
+                if isinstance(container_definitions, str)
+                else container_definitions,
+                env,
+                containers=containers,
+                overwrite=overwrite,
+            ),
+            sort_keys=True,
+        )
+    )
+    return ecs.TaskDefinition(
+        name,
+        family=family,
+        cpu=cpu,
+        memory=memory,
+        network_mode="awsvpc",
+        requires_compatibilities=["FARGATE"],
+        execution_role_arn=role_arn,
+        container_definitions=definitions_json,
+        # The role must be able to read the secret before a task starts.
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=attachments)),
+    )
+
+
+class ProfiledTaskDefinition(pulumi.ComponentResource):
+    """(b) A Fargate task definition from a container-definition file, with the profiler wired
+    (see :func:`register_profiled_task_definition`)."""
 
     def __init__(
         self,
@@ -314,79 +405,25 @@ class ProfiledTaskDefinition(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("pyroscope-bundle:wiring:EcsService", name, None, opts)
-        from pulumi_aws import (
-            ecs,
-            iam,
-        )
-
-        child = pulumi.ResourceOptions(parent=self)
-        role_arn: pulumi.Output[str] | None = None
-        attachments: list[pulumi.Resource] = []
-        if execution_role is not None:
-            role_arn = _role_arn_for(execution_role)
-            role_name: pulumi.Input[str] = _role_name_of(execution_role)
-        elif credentials is not None:
-            role = iam.Role(
-                f"{name}-execution",
-                name=names.execution_role_name(family, stack),
-                description=f"ECS task execution role of {family} (created by pyroscope-bundle)",
-                assume_role_policy=json.dumps(ecs_tasks_trust_policy(), sort_keys=True),
-                opts=child,
-            )
-            attachments.append(
-                iam.RolePolicyAttachment(
-                    f"{name}-execution-managed",
-                    role=role.name,
-                    policy_arn=pulumi.Output.from_input(_managed_policy_arn()),
-                    opts=child,
-                )
-            )
-            role_arn, role_name = role.arn, role.name
-        if credentials is not None and role_arn is not None:
-            attachments.append(
-                iam.RolePolicyAttachment(
-                    f"{name}-read-credentials",
-                    role=role_name,
-                    policy_arn=credentials.policy_arn,
-                    opts=child,
-                )
-            )
-        value_from = (
-            credentials.secret_arn.apply(lambda arn: secret_value_from(arn, credentials.json_key))
-            if credentials is not None
-            else None
-        )
-        rollout_hash = credentials_hash(settings.basic_auth_password) if credentials is not None else None
-        definitions_json = resolved_env(settings, value_from, rollout_hash).apply(
-            lambda env: json.dumps(
-                wire_container_definitions(
-                    json.loads(container_definitions)
-                    if isinstance(container_definitions, str)
-                    else container_definitions,
-                    env,
-                    containers=containers,
-                    overwrite=overwrite,
-                ),
-                sort_keys=True,
-            )
-        )
-        self.task_definition = ecs.TaskDefinition(
+        self.task_definition = register_profiled_task_definition(
             name,
+            settings,
+            container_definitions=container_definitions,
             family=family,
+            stack=stack,
             cpu=cpu,
             memory=memory,
-            network_mode="awsvpc",
-            requires_compatibilities=["FARGATE"],
-            execution_role_arn=role_arn,
-            container_definitions=definitions_json,
-            # The role must be able to read the secret before a task starts.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=attachments),
+            credentials=credentials,
+            execution_role=execution_role,
+            containers=containers,
+            overwrite=overwrite,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.arn = self.task_definition.arn
         self.register_outputs({"arn": self.arn, "family": family})
 
 
-def _managed_policy_arn() -> pulumi.Output[str]:
+def managed_execution_policy_arn() -> pulumi.Output[str]:
     import pulumi_aws
 
     return pulumi_aws.get_partition_output().partition.apply(

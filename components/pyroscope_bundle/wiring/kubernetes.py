@@ -292,6 +292,56 @@ class KubernetesCredentials(pulumi.ComponentResource):
         self.register_outputs({"secretName": secret.name})
 
 
+def register_service_wiring(
+    name: str,
+    settings: ProfilerSettings,
+    *,
+    namespace: str,
+    deployment: str,
+    containers: Sequence[str],
+    secret: SecretKeyRef | None,
+    credentials_hash: pulumi.Input[str] | None,
+    network_policy: bool = False,
+    server_namespace: str | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> tuple[pulumi.CustomResource, pulumi.CustomResource | None]:
+    """Register the patch (and the optional egress NetworkPolicy) wiring one existing Deployment.
+
+    The stack program calls this for every service under one component per platform (a
+    component per service would cost a third more registrations: bench/); the
+    :class:`KubernetesServiceWiring` component wraps it for callers who want one per service.
+    """
+    import pulumi_kubernetes.apps.v1 as apps
+
+    patch = apps.DeploymentPatch(
+        name,
+        metadata={
+            "name": deployment,
+            "namespace": namespace,
+            "labels": {names.PROFILED_LABEL: "true"},
+        },
+        spec=deployment_patch_spec(settings, secret, credentials_hash, containers),
+        opts=opts,
+    )
+    policy = None
+    if network_policy:
+        import pulumi_kubernetes.networking.v1 as networking
+
+        policy = networking.NetworkPolicy(
+            f"{name}-egress",
+            metadata={
+                "name": names.network_policy_name(settings.service),
+                "namespace": namespace,
+                "labels": managed_labels("egress"),
+            },
+            spec=pulumi.Output.from_input(settings.server_address).apply(
+                lambda url: egress_policy_spec(settings.service, url, server_namespace)
+            ),
+            opts=opts,
+        )
+    return patch, policy
+
+
 class KubernetesServiceWiring(pulumi.ComponentResource):
     """(c) Wire an existing Deployment this stack does not own: a server-side-apply patch."""
 
@@ -310,35 +360,18 @@ class KubernetesServiceWiring(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("pyroscope-bundle:wiring:KubernetesService", name, None, opts)
-        import pulumi_kubernetes.apps.v1 as apps
-
-        child = pulumi.ResourceOptions(parent=self)
-        self.patch = apps.DeploymentPatch(
+        self.patch, self.network_policy = register_service_wiring(
             name,
-            metadata={
-                "name": deployment,
-                "namespace": namespace,
-                "labels": {names.PROFILED_LABEL: "true"},
-            },
-            spec=deployment_patch_spec(settings, secret, credentials_hash, containers),
-            opts=child,
+            settings,
+            namespace=namespace,
+            deployment=deployment,
+            containers=containers,
+            secret=secret,
+            credentials_hash=credentials_hash,
+            network_policy=network_policy,
+            server_namespace=server_namespace,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        self.network_policy = None
-        if network_policy:
-            import pulumi_kubernetes.networking.v1 as networking
-
-            self.network_policy = networking.NetworkPolicy(
-                f"{name}-egress",
-                metadata={
-                    "name": names.network_policy_name(settings.service),
-                    "namespace": namespace,
-                    "labels": managed_labels("egress"),
-                },
-                spec=pulumi.Output.from_input(settings.server_address).apply(
-                    lambda url: egress_policy_spec(settings.service, url, server_namespace)
-                ),
-                opts=child,
-            )
         self.register_outputs({"deployment": deployment, "namespace": namespace})
 
 
