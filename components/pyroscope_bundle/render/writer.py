@@ -118,17 +118,22 @@ def ecs_register_request(record: RecordedResource) -> dict[str, Any]:
 
 
 def _write_configmap_files(files_dir: Path, manifest: dict[str, Any]) -> int:
-    if manifest.get("kind") != "ConfigMap":
+    """ConfigMap keys as files; a Secret's keys too, their content redacted, so the review shows
+    every file a mount would put on disk (a datasource provisioning file with a password, an
+    htpasswd) even where it cannot show the content."""
+    kind = manifest.get("kind")
+    if kind not in ("ConfigMap", "Secret"):
         return 0
     metadata = manifest.get("metadata") or {}
     base = (
         files_dir / "kubernetes" / (metadata.get("namespace") or "_cluster") / metadata.get("name", "unnamed")
     )
-    written = 0
-    for key, content in sorted((manifest.get("data") or {}).items()):
+    entries = manifest.get("data") or {}
+    if kind == "Secret":
+        entries = dict.fromkeys([*entries, *(manifest.get("stringData") or {})], REDACTED)
+    for key, content in sorted(entries.items()):
         _write_text(base / key, content)
-        written += 1
-    return written
+    return len(entries)
 
 
 def _write_uploads(files_dir: Path, record: RecordedResource) -> int:
