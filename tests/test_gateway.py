@@ -91,6 +91,25 @@ def test_resolver_variant_re_resolves_the_upstream_per_request() -> None:
     assert set(re.findall(r"proxy_pass (\S+);", conf)) == {"$pyroscope_upstream"}
 
 
+@pytest.mark.parametrize("resolver", [None, "127.0.0.11"])
+def test_pushes_can_go_to_a_separate_distributor(resolver: str | None) -> None:
+    """Microservices: pushes to the distributor, queries and /ready to the query-frontend."""
+    settings = NginxSettings(
+        upstream="pyroscope-query-frontend:4040",
+        push_upstream="pyroscope-distributor:4040",
+        resolver=resolver,
+    )
+    conf = render_nginx_conf(settings)
+    blocks = dict(re.findall(r"location (= \S+|/) \{(.*?)\n\s*\}", conf, flags=re.S))
+    push_target = "$pyroscope_push_upstream" if resolver else "http://pyroscope_push"
+    query_target = "$pyroscope_upstream" if resolver else "http://pyroscope"
+    for path in constants.PYROSCOPE_PUSH_PATHS:
+        assert f"proxy_pass {push_target};" in blocks[f"= {path}"]
+    assert f"proxy_pass {query_target};" in blocks["/"]
+    assert f"proxy_pass {query_target};" in blocks[f"= {constants.PYROSCOPE_READY_PATH}"]
+    assert "pyroscope-distributor:4040" in conf and "pyroscope-query-frontend:4040" in conf
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

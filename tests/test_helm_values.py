@@ -9,6 +9,7 @@ import pytest
 import yaml
 from pyroscope_bundle import constants
 from pyroscope_bundle.config import BundleConfig, ConfigError, load_config
+from pyroscope_bundle.gateway.common import gateway_labels
 from pyroscope_bundle.server.helm import (
     CREDENTIALS_SECRET,
     IRSA_ANNOTATION,
@@ -24,6 +25,9 @@ CHART = "kubernetes:helm.sh/v4:Chart"
 BUCKET = "aws:s3/bucket:Bucket"
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 ROLE_ARN = "arn:aws:iam::123456789012:role/eks/pyroscope-irsa"
+
+
+GATEWAY_PODS = gateway_labels("pyroscope-gateway")
 
 
 def server_config(**kubernetes: Any) -> dict[str, Any]:
@@ -176,36 +180,56 @@ def test_protected_bucket_and_chart(helm_mode: Deployed) -> None:
 
 
 def test_credentials_secret_is_secret_and_network_policy_fences_the_release(helm_mode: Deployed) -> None:
-    secret = helm_mode.one("kubernetes:core/v1:Secret")
+    secret = helm_mode.one("kubernetes:core/v1:Secret", f"{CREDENTIALS_SECRET}-secret")
     assert secret.inputs["metadata"]["name"] == CREDENTIALS_SECRET
     assert secret.is_secret("stringData", "AWS_SECRET_ACCESS_KEY")
     assert secret.is_secret("stringData", "AWS_ACCESS_KEY_ID")
-    policy = helm_mode.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs["spec"]
-    assert policy["podSelector"]["matchLabels"] == {
+    policy = helm_mode.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "pyroscope-networkpolicy")
+    spec = policy.inputs["spec"]
+    assert spec["podSelector"]["matchLabels"] == {
         "app.kubernetes.io/name": "pyroscope",
         "app.kubernetes.io/instance": "pyroscope",
     }
-    # Port 4040 from Grafana's namespace; every port between the release's own pods.
-    assert policy["ingress"][0]["from"] == [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    # Port 4040 only from the authenticating gateway (Grafana queries through it too); every
+    # port between the release's own pods.
+    assert spec["ingress"][0]["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "pyroscope"}},
+            "podSelector": {"matchLabels": GATEWAY_PODS},
+        }
     ]
-    assert policy["ingress"][1] == {"from": [{"podSelector": {}}]}
+    assert spec["ingress"][1] == {"from": [{"podSelector": {}}]}
 
 
 def test_helm_mode_outputs_and_endpoints(helm_mode: Deployed) -> None:
     outputs = helm_mode.outputs
     assert outputs["chartVersion"] == "2.2.1"
     assert outputs["pyroscopeVersion"] == constants.PYROSCOPE_DEFAULT_VERSION
+    # Clients (services, Grafana) go through the gateway, which routes pushes to the
+    # distributor and everything else to the query-frontend.
+    gateway = "http://pyroscope-gateway.pyroscope.svc.cluster.local:4040"
+    assert outputs["gatewayUrl"] == outputs["pyroscopeUrl"] == outputs["pyroscopePushUrl"] == gateway
+    assert helm_mode.of_type("kubernetes:apps/v1:StatefulSet") == []
+    conf = helm_mode.one("kubernetes:core/v1:ConfigMap", "pyroscope-gateway-config").inputs["data"][
+        "nginx.conf"
+    ]
+    assert "server pyroscope-distributor.pyroscope.svc.cluster.local:4040;" in conf
+    assert "server pyroscope-query-frontend.pyroscope.svc.cluster.local:4040;" in conf
+
+
+def test_helm_mode_without_the_gateway_exposes_the_components_directly() -> None:
+    deployed = deploy_with({"server": {**server_config(), "gateway": {"enabled": False}}})
+    outputs = deployed.outputs
     assert outputs["pyroscopeUrl"] == "http://pyroscope-query-frontend.pyroscope.svc.cluster.local:4040"
     assert outputs["pyroscopePushUrl"] == "http://pyroscope-distributor.pyroscope.svc.cluster.local:4040"
-    assert helm_mode.of_type("kubernetes:apps/v1:StatefulSet") == []
+    assert "gatewayUrl" not in outputs
 
 
 def test_irsa_mode_grants_the_role_and_creates_no_user() -> None:
     deployed = deploy_with({"server": server_config(helm={"objectStorage": {"irsaRoleArn": ROLE_ARN}})})
     assert deployed.one("aws:iam/rolePolicy:RolePolicy").inputs["role"] == "pyroscope-irsa"
     assert deployed.of_type("aws:iam/user:User") == []
-    assert deployed.of_type("kubernetes:core/v1:Secret") == []
+    assert [s.name for s in deployed.of_type("kubernetes:core/v1:Secret") if "s3" in s.name] == []
     values = deployed.one(CHART).inputs["values"]
     assert values["pyroscope"]["serviceAccount"]["annotations"] == {IRSA_ANNOTATION: ROLE_ARN}
 

@@ -395,12 +395,12 @@ def _check_ecs_reach(config: BundleConfig, index: int) -> list[Problem]:
         reason = "cannot reach a Docker server on this host; use pyroscope:target.kind external"
         return [Problem(path, reason, "ecs")]
     ingress = server.kubernetes.ingress
-    if server.kubernetes.mode == "single-binary" and not (ingress.enabled and ingress.host):
+    if not (ingress.enabled and ingress.host and config.gateway_enabled):
         return [
             Problem(
                 path,
-                "cannot reach the in-cluster server: enable pyroscope:server.kubernetes.ingress (it fronts "
-                "the authenticating gateway) or use pyroscope:target.kind external",
+                "cannot reach the in-cluster server: enable pyroscope:server.kubernetes.ingress in front of "
+                "the authenticating gateway (server.gateway.enabled) or use pyroscope:target.kind external",
                 "ecs",
             )
         ]

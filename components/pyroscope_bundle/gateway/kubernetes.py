@@ -24,9 +24,13 @@ CONFIG_CHECKSUM_ANNOTATION = "pyroscope-bundle/gateway-config-sha256"
 RESOURCES = {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "1", "memory": "128Mi"}}
 
 
-def kubernetes_nginx_settings(config: BundleConfig, upstream: str) -> NginxSettings:
+def kubernetes_nginx_settings(
+    config: BundleConfig, upstream: str, push_upstream: str | None = None
+) -> NginxSettings:
     # A Service's ClusterIP is stable: resolve it once, keep upstream connections alive.
-    return NginxSettings(upstream=upstream, multitenancy=config.server.multitenancy)
+    return NginxSettings(
+        upstream=upstream, push_upstream=push_upstream, multitenancy=config.server.multitenancy
+    )
 
 
 def common_labels(name: str) -> dict[str, str]:
@@ -139,6 +143,7 @@ class KubernetesGateway(pulumi.ComponentResource):
         credentials: GatewayCredentials,
         opts: pulumi.ResourceOptions | None = None,
         replicas: int = 1,
+        push_upstream: str | None = None,
     ) -> None:
         super().__init__("pyroscope-bundle:gateway:KubernetesGateway", name, None, opts)
         import pulumi_kubernetes as k8s
@@ -148,7 +153,7 @@ class KubernetesGateway(pulumi.ComponentResource):
         outer = list(opts.depends_on or []) if opts and isinstance(opts.depends_on, list) else []
         child = pulumi.ResourceOptions(parent=self, depends_on=outer)
         labels = common_labels(name)
-        self.nginx_conf = render_nginx_conf(kubernetes_nginx_settings(config, upstream))
+        self.nginx_conf = render_nginx_conf(kubernetes_nginx_settings(config, upstream, push_upstream))
         config_map_name = name
         secret_name = f"{name}-htpasswd"
 
@@ -193,8 +198,10 @@ def deploy_kubernetes_gateway(
     opts: pulumi.ResourceOptions | None = None,
     name: str = "pyroscope-gateway",
     replicas: int = 1,
+    push_upstream: str | None = None,
 ) -> GatewayDeployment:
-    """Register the gateway; ``upstream`` is Pyroscope's Service as ``host:port``."""
+    """Register the gateway; ``upstream`` is Pyroscope's Service as ``host:port`` (its
+    query-frontend in microservices mode, with ``push_upstream`` the distributor)."""
     component = KubernetesGateway(
         name,
         config,
@@ -203,6 +210,7 @@ def deploy_kubernetes_gateway(
         credentials=credentials,
         opts=opts,
         replicas=replicas,
+        push_upstream=push_upstream,
     )
     return GatewayDeployment(
         url=f"http://{name}.{namespace}.svc.cluster.local:{GATEWAY_SERVICE_PORT}",

@@ -31,6 +31,9 @@ class NginxSettings:
 
     # Pyroscope's address as host:port (a Service name, a Docker network alias, 127.0.0.1:N).
     upstream: str
+    # Where pushes go when that is another service (the distributor of a microservices
+    # deployment; ``upstream`` is then its query-frontend). None: pushes go to ``upstream``.
+    push_upstream: str | None = None
     # Path of the htpasswd file (one ``user:$2a$...`` line per user) inside the gateway.
     htpasswd_path: str = f"{constants.GATEWAY_HTPASSWD_DIR}/htpasswd"
     # Port, or address:port, to listen on; unprivileged by default.
@@ -65,6 +68,8 @@ def validate_settings(settings: NginxSettings) -> None:
     ]
     if settings.resolver is not None:
         checks.append(("resolver", settings.resolver, _RESOLVER, "an IP address"))
+    if settings.push_upstream is not None:
+        checks.append(("push_upstream", settings.push_upstream, _UPSTREAM, "host:port"))
     for name, value, pattern, allowed in checks:
         if not pattern.match(value):
             raise ValueError(f"gateway {name} {value!r} is not allowed: use {allowed}")
@@ -95,10 +100,14 @@ def render_nginx_conf(settings: NginxSettings) -> str:
     tmp = settings.tmp_dir.rstrip("/") or "/"
     # With multi-tenancy the only trusted tenant is the user nginx just authenticated.
     tenant = "$remote_user" if settings.multitenancy else '""'
+    push_upstream = settings.push_upstream or settings.upstream
     if settings.resolver:
         upstream_block: list[str] = [f"resolver {settings.resolver} valid=10s ipv6=off;"]
-        target = "$pyroscope_upstream"
+        target = push_target = "$pyroscope_upstream"
         set_target = [f"set $pyroscope_upstream http://{settings.upstream};"]
+        if settings.push_upstream is not None:
+            push_target = "$pyroscope_push_upstream"
+            set_target.append(f"set $pyroscope_push_upstream http://{push_upstream};")
     else:
         upstream_block = [
             "upstream pyroscope {",
@@ -106,8 +115,16 @@ def render_nginx_conf(settings: NginxSettings) -> str:
             "    keepalive 16;",
             "}",
         ]
-        target = "http://pyroscope"
+        target = push_target = "http://pyroscope"
         set_target = []
+        if settings.push_upstream is not None:
+            upstream_block += [
+                "upstream pyroscope_push {",
+                f"    server {push_upstream};",
+                "    keepalive 16;",
+                "}",
+            ]
+            push_target = "http://pyroscope_push"
 
     def location(match: str, body: list[str]) -> list[str]:
         return [f"location {match} {{", *[f"    {line}" for line in body], "}"]
@@ -145,7 +162,7 @@ def render_nginx_conf(settings: NginxSettings) -> str:
                 *_proxy_headers(tenant),
                 f"proxy_send_timeout {settings.push_timeout_seconds}s;",
                 f"proxy_read_timeout {settings.push_timeout_seconds}s;",
-                f"proxy_pass {target};",
+                f"proxy_pass {push_target};",
             ],
         )
     server += location(

@@ -8,6 +8,7 @@ fences the pods with a NetworkPolicy.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
@@ -21,7 +22,16 @@ from pyroscope_bundle import constants
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
 from pyroscope_bundle.server import k8s_manifests as manifests
-from pyroscope_bundle.server.kubernetes import data_options, register_namespace, tenant_for_queries
+from pyroscope_bundle.server.kubernetes import (
+    data_options,
+    deploy_gateway,
+    gateway_network_policy,
+    gateway_service,
+    push_endpoint,
+    pyroscope_peers,
+    register_namespace,
+    tenant_for_queries,
+)
 from pyroscope_bundle.server.pyroscope_config import pyroscope_config
 
 TYPE_TOKEN = "pyroscope-bundle:server:HelmPyroscope"
@@ -252,11 +262,20 @@ class HelmPyroscope(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=in_namespace),
             )
 
+        # The authenticating gateway, as in single-binary mode: pushes to the distributor,
+        # queries (and Grafana) to the query-frontend; then only it reaches the chart's HTTP port.
+        gateway = deploy_gateway(
+            config,
+            self,
+            in_namespace,
+            service=f"{RELEASE}-{QUERY_COMPONENT}",
+            push_service=f"{RELEASE}-{PUSH_COMPONENT}",
+        )
         policy = manifests.network_policy_manifest(
             RELEASE,
             namespace,
             CHART_POD_LABELS,
-            manifests.client_peers(config),
+            pyroscope_peers(config, gateway),
             constants.PYROSCOPE_HTTP_PORT,
             allow_same_namespace=True,
         )
@@ -266,6 +285,22 @@ class HelmPyroscope(pulumi.ComponentResource):
             spec=policy["spec"],
             opts=pulumi.ResourceOptions(parent=self, depends_on=in_namespace),
         )
+        if gateway is not None:
+            gateway_policy = gateway_network_policy(config, gateway)
+            networking_v1.NetworkPolicy(
+                "pyroscope-gateway-networkpolicy",
+                metadata=gateway_policy["metadata"],
+                spec=gateway_policy["spec"],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=in_namespace),
+            )
+            ingress = manifests.ingress_manifest(config, gateway_service(gateway))
+            if ingress is not None:
+                networking_v1.Ingress(
+                    f"{RELEASE}-ingress",
+                    metadata=ingress["metadata"],
+                    spec=ingress["spec"],
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=in_namespace),
+                )
         self.chart = helm_v4.Chart(
             f"{RELEASE}-chart",
             chart=constants.PYROSCOPE_HELM_CHART,
@@ -280,10 +315,21 @@ class HelmPyroscope(pulumi.ComponentResource):
             ),
         )
         self.bucket_name = bucket.bucket
-        self.push = Endpoint(url=component_url(PUSH_COMPONENT, namespace), tenant_id=config.target.tenant_id)
-        self.query = Endpoint(
-            url=component_url(QUERY_COMPONENT, namespace), tenant_id=tenant_for_queries(config)
-        )
+        self.gateway_url = gateway.url if gateway is not None else None
+        if gateway is not None:
+            self.push = push_endpoint(config, gateway)
+            self.query = gateway.query_endpoint()
+            self.query_per_tenant = gateway.query_endpoints()
+        else:
+            self.push = Endpoint(
+                url=component_url(PUSH_COMPONENT, namespace), tenant_id=config.target.tenant_id
+            )
+            self.query = Endpoint(
+                url=component_url(QUERY_COMPONENT, namespace), tenant_id=tenant_for_queries(config)
+            )
+            self.query_per_tenant = {}
+        external_url = manifests.ingress_url(config) if gateway is not None else None
+        self.external_push = dataclasses.replace(self.push, url=external_url) if external_url else None
         self.register_outputs(
             {"pyroscopeUrl": self.query.url, "namespace": namespace, "bucketName": bucket.bucket}
         )
@@ -296,7 +342,11 @@ def deploy_helm_server(config: BundleConfig) -> ServerDeployment:
         version=config.server.version,
         push=component.push,
         query=component.query,
+        query_per_tenant=component.query_per_tenant,
+        external_push=component.external_push,
         outputs={
+            **({"gatewayUrl": component.gateway_url} if component.gateway_url else {}),
+            **({"pyroscopeExternalUrl": component.external_push.url} if component.external_push else {}),
             "pyroscopeUrl": component.query.url,
             "pyroscopePushUrl": component.push.url,
             "namespace": component.namespace,

@@ -169,26 +169,35 @@ class KubernetesPyroscope(pulumi.ComponentResource):
 
 
 def deploy_gateway(
-    config: BundleConfig, parent: pulumi.Resource, depends_on: list[Any]
+    config: BundleConfig,
+    parent: pulumi.Resource,
+    depends_on: list[Any],
+    *,
+    service: str = manifests.SERVER_NAME,
+    push_service: str | None = None,
 ) -> GatewayDeployment | None:
     """THE gateway call site: the authenticating nginx gateway (``pyroscope_bundle.gateway``) in
-    front of Pyroscope's Service, when ``config.gateway_enabled`` (default on Kubernetes)."""
+    front of Pyroscope's Service (``service``; pushes to ``push_service`` when that differs, as
+    with the microservices' distributor), when ``config.gateway_enabled`` (default on Kubernetes)."""
     if not config.gateway_enabled:
         return None
     from pyroscope_bundle.gateway import GatewayCredentials, deploy_kubernetes_gateway, gateway_users
 
     namespace = config.server.kubernetes.namespace
+
+    def upstream(name: str) -> str:
+        return f"{name}.{namespace}.{constants.KUBERNETES_SERVICE_DOMAIN}:{constants.PYROSCOPE_HTTP_PORT}"
+
     credentials = GatewayCredentials(
         "pyroscope-gateway-credentials", gateway_users(config), opts=pulumi.ResourceOptions(parent=parent)
     )
-    service_host = f"{manifests.SERVER_NAME}.{namespace}.{constants.KUBERNETES_SERVICE_DOMAIN}"
-    upstream = f"{service_host}:{constants.PYROSCOPE_HTTP_PORT}"
     return deploy_kubernetes_gateway(
         config,
         namespace,
-        upstream,
+        upstream(service),
         credentials,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+        push_upstream=upstream(push_service) if push_service else None,
     )
 
 
