@@ -55,7 +55,7 @@ PYROSCOPE_LABEL_VALUES_PATH: Final = "/querier.v1.QuerierService/LabelValues"
 
 # --- Grafana ----------------------------------------------------------------------------------
 GRAFANA_IMAGE: Final = "grafana/grafana"
-GRAFANA_DEFAULT_VERSION: Final = "12.3.0"
+GRAFANA_DEFAULT_VERSION: Final = "13.1.2"
 GRAFANA_HTTP_PORT: Final = 3000
 GRAFANA_UID: Final = 472
 GRAFANA_DATA_DIR: Final = "/var/lib/grafana"
