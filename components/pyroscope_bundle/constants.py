@@ -35,7 +35,7 @@ TENANT_HEADER: Final = "X-Scope-OrgID"
 # nginx built to run as a non-root user; the tag is checked against the upstream image repository
 # (nginx/docker-nginx-unprivileged publishes one exact-version tag per release).
 GATEWAY_IMAGE: Final = "nginxinc/nginx-unprivileged"
-GATEWAY_DEFAULT_VERSION: Final = "1.29.3"
+GATEWAY_DEFAULT_VERSION: Final = "1.30.5"
 # The image's unprivileged listen port (EXPOSE 8080) and its nginx user/group.
 GATEWAY_PORT: Final = 8080
 GATEWAY_UID: Final = 101
