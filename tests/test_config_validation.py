@@ -338,6 +338,13 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str, str]] = [
         "is too long for per-tenant uids",
     ),
     (
+        "docker-volume-name",
+        {"server": {"docker": {"volumeName": "pyroscope/data"}}},
+        {},
+        "pyroscope:server.docker.volumeName",
+        "is not a Docker volume name",
+    ),
+    (
         "ecs-without-file",
         {"services": [svc(platform="ecs", kubernetes={})], "target": EXTERNAL},
         {},
@@ -445,6 +452,14 @@ def test_several_bad_values_are_all_reported_at_once():
         "pyroscope:server.retention",
         "pyroscope:server.storage.size",
     ]
+
+
+def test_an_existing_compose_volume_name_is_accepted():
+    """Teams moving from docker-compose keep their data volume (compose names it project_volume)."""
+    config = load_config(
+        {"server": {"docker": {"volumeName": "observability_pyroscope-data"}}}, "dev", PROJECT_DIR
+    )
+    assert config.server.docker.volume_name == "observability_pyroscope-data"
 
 
 def test_defaults_are_valid_and_documented_choices():

@@ -213,8 +213,8 @@ def test_gateway_takes_the_published_port():
     gateway = deployed.one(CONTAINER, "pyroscope-gateway").inputs
     assert gateway["ports"][0]["ip"] == "127.0.0.1"
     assert gateway["ports"][0]["external"] == 4040
-    assert deployed.outputs["pyroscopePushUser"] == "pyroscope"
-    assert "pyroscopePushPassword" in deployed.run.secret_outputs
+    assert deployed.outputs["gatewayUser"] == "pyroscope"
+    assert "gatewayPassword" in deployed.run.secret_outputs
 
 
 def test_no_docker_resources_when_the_server_is_off():
@@ -283,4 +283,4 @@ def test_gateway_with_multitenancy_needs_tenants_and_pushes_as_the_wired_tenant(
             "target": {"tenantId": "b"},
         }
     )
-    assert deployed.outputs["pyroscopePushUser"] == "b"
+    assert deployed.outputs["gatewayUser"] == "b"

@@ -79,17 +79,17 @@ def test_types_defaults_and_allowed_values_read_as_users_write_them() -> None:
     assert all(key.description for key in keys.values()), "every key has a description"
 
 
-def test_parent_defaults_that_a_sibling_key_resets_are_explained() -> None:
-    """`server.resources.limits` defaults to cpu 2 / memory 4Gi, but setting only limits.cpu
-    makes memory fall back to the field's own 1Gi: the reference must not hide that."""
+def test_setting_one_limit_keeps_the_other_documented_default() -> None:
+    """`server.resources.limits` defaults to cpu 2 / memory 4Gi; setting only limits.cpu must
+    not silently drop memory to another default than the one the reference documents."""
     memory = _keys()["pyroscope:server.resources.limits.memory"]
     assert memory.default == "4Gi"
-    assert (
-        "If you set other keys of `pyroscope:server.resources.limits`, this one defaults to `1Gi`."
-        in memory.description
+    parsed = BundleConfig.model_validate({"stack": "x", "server": {"resources": {"limits": {"cpu": "3"}}}})
+    assert parsed.server.resources.limits.memory.text == "4Gi"
+    parsed = BundleConfig.model_validate(
+        {"stack": "x", "server": {"resources": {"limits": {"memory": "6Gi"}}}}
     )
-    parsed = BundleConfig.model_validate({"stack": "x", "server": {"resources": {"limits": {"cpu": "2"}}}})
-    assert parsed.server.resources.limits.memory.text == "1Gi"
+    assert parsed.server.resources.limits.cpu == "2"
 
 
 def _set_path(data: dict[str, Any], parts: list[str], value: Any) -> None:

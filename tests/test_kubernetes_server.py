@@ -381,3 +381,15 @@ def test_a_datasource_with_a_password_goes_into_a_labelled_secret_not_a_config_m
     [datasource] = yaml.safe_load(payload[SECRET_DATA_KEY])["datasources"]
     assert datasource["basicAuthUser"] == "grafana"
     assert datasource["secureJsonData"]["basicAuthPassword"] == "s3cret-value"
+
+
+def test_gateway_credentials_are_exported_even_when_services_send_elsewhere(
+    production: Deployed,
+) -> None:
+    """Production's services send to Grafana Cloud; smoke and other clients still need the
+    gateway's own user and password, as outputs (the password secret)."""
+    outputs = production.outputs
+    assert outputs["gatewayUser"] == "pyroscope"
+    assert outputs["gatewayUrl"] == "http://pyroscope-gateway.pyroscope.svc.cluster.local:4040"
+    assert "gatewayPassword" in production.run.secret_outputs
+    assert outputs["gatewayPassword"] != outputs["profilerBasicAuthPassword"]

@@ -17,6 +17,7 @@ from pyroscope_bundle import constants
 from pyroscope_bundle.config.types import (
     CpuField,
     DnsLabel,
+    DockerName,
     DurationField,
     HttpUrl,
     IPv4,
@@ -62,12 +63,18 @@ class ResourceAmounts(Model):
     memory: SizeField = Field(default=parse_size("1Gi"), description="Memory, as a Kubernetes quantity.")
 
 
+class ResourceLimits(Model):
+    """Like :class:`ResourceAmounts`, with the limits' own defaults (setting one keeps the other)."""
+
+    cpu: CpuField = Field(default="2", description="CPU limit, as a Kubernetes quantity.")
+    memory: SizeField = Field(
+        default=parse_size("4Gi"), description="Memory limit; also the Docker container's memory limit."
+    )
+
+
 class Resources(Model):
     requests: ResourceAmounts = Field(default_factory=ResourceAmounts, description="Guaranteed resources.")
-    limits: ResourceAmounts = Field(
-        default_factory=lambda: ResourceAmounts(cpu="2", memory=parse_size("4Gi")),
-        description="Upper bounds; memory is also the Docker container's memory limit.",
-    )
+    limits: ResourceLimits = Field(default_factory=ResourceLimits, description="Upper bounds.")
 
 
 class DockerServer(Model):
@@ -80,7 +87,7 @@ class DockerServer(Model):
     )
     host_port: int = Field(default=constants.PYROSCOPE_HTTP_PORT, ge=1, le=65535, description="Host port.")
     network_name: DnsLabel = Field(default="pyroscope", description="User-defined bridge network name.")
-    volume_name: DnsLabel = Field(
+    volume_name: DockerName = Field(
         default="pyroscope-data", description="Named Docker volume that holds the profiling data."
     )
 
@@ -220,7 +227,7 @@ class Tempo(Model):
 class DockerGrafana(Model):
     publish_address: IPv4 = Field(default="127.0.0.1", description="Host address Grafana is published on.")
     host_port: int = Field(default=constants.GRAFANA_HTTP_PORT, ge=1, le=65535, description="Host port.")
-    volume_name: DnsLabel = Field(default="grafana-data", description="Named volume for Grafana's data.")
+    volume_name: DockerName = Field(default="grafana-data", description="Named volume for Grafana's data.")
 
 
 class Sidecar(Model):

@@ -24,6 +24,7 @@ _QUANTITY_FACTORS = {
 _CPU_RE = re.compile(r"^(\d+(?:\.\d+)?|\d+m)$")
 _DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+_DOCKER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 _IPV4_RE = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
 
 
@@ -113,6 +114,17 @@ def version_tuple(version: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
+def check_docker_name(value: Any) -> str:
+    """A Docker volume name (what `docker volume create` accepts), e.g. an existing compose
+    volume such as ``observability_pyroscope-data``."""
+    if not isinstance(value, str) or not _DOCKER_NAME_RE.match(value):
+        raise ValueError(
+            "is not a Docker volume name; use letters, digits, '_', '.' and '-', "
+            "starting with a letter or digit"
+        )
+    return value
+
+
 def check_ipv4(value: Any) -> str:
     match = _IPV4_RE.match(value) if isinstance(value, str) else None
     if not match or any(int(octet) > 255 for octet in match.groups()):
@@ -131,3 +143,4 @@ DnsLabel = Annotated[str, BeforeValidator(check_dns_label)]
 HttpUrl = Annotated[str, BeforeValidator(check_url)]
 Version = Annotated[str, BeforeValidator(check_version)]
 IPv4 = Annotated[str, BeforeValidator(check_ipv4)]
+DockerName = Annotated[str, BeforeValidator(check_docker_name)]

@@ -178,7 +178,10 @@ class DockerGrafana(pulumi.ComponentResource):
             name=grafana.docker.volume_name,
             driver="local",
             labels=docker_options.volume_labels(config.stack, "grafana-data"),
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=config.server.protect),
+            # As the Pyroscope volume: a label change must never replace the volume.
+            opts=pulumi.ResourceOptions(
+                parent=self, retain_on_delete=True, protect=config.server.protect, ignore_changes=["labels"]
+            ),
         )
         check = healthcheck()
         self.container = docker.Container(

@@ -87,7 +87,7 @@ class BundleMocks(Mocks):
             state["bcryptHash"] = rpc.wrap_rpc_secret("$2a$10$" + placeholder("bcrypt", name))
         elif token == "docker:index/remoteImage:RemoteImage":
             state.setdefault("repoDigest", f"{state.get('name', name)}@sha256:{'0' * 64}")
-            state.setdefault("imageId", placeholder("image", name))
+            state.setdefault("imageId", placeholder("image", str(state.get("name", name))))
         return f"{name}-id", state
 
     def call(self, args: MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:

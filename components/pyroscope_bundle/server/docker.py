@@ -151,7 +151,11 @@ class DockerPyroscope(pulumi.ComponentResource):
             name=server.docker.volume_name,
             driver="local",
             labels=docker_options.volume_labels(config.stack, "data"),
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, protect=server.protect),
+            # Docker cannot relabel a volume: a label change would replace it, data and all (and
+            # an imported compose volume carries other labels). Labels are informational only.
+            opts=pulumi.ResourceOptions(
+                parent=self, retain_on_delete=True, protect=server.protect, ignore_changes=["labels"]
+            ),
         )
         # keep_locally: destroying the stack or moving to another version must not delete an
         # image other containers on this host may use.
@@ -278,8 +282,8 @@ def _publish_through_gateway(config: BundleConfig, component: DockerPyroscope) -
         outputs={
             "pyroscopeUrl": host_url(config.server),
             "pyroscopeGatewayNetworkUrl": gateway.url,
-            "pyroscopePushUser": push.basic_auth_user,
-            "pyroscopePushPassword": push.basic_auth_password,
+            "gatewayUser": push.basic_auth_user,
+            "gatewayPassword": push.basic_auth_password,
         },
     )
 

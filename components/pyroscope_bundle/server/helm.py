@@ -26,6 +26,7 @@ from pyroscope_bundle.server.kubernetes import (
     data_options,
     deploy_gateway,
     gateway_network_policy,
+    gateway_outputs,
     gateway_service,
     push_endpoint,
     pyroscope_peers,
@@ -345,7 +346,7 @@ def deploy_helm_server(config: BundleConfig) -> ServerDeployment:
         query_per_tenant=component.query_per_tenant,
         external_push=component.external_push,
         outputs={
-            **({"gatewayUrl": component.gateway_url} if component.gateway_url else {}),
+            **gateway_outputs(component.gateway_url, component.push),
             **({"pyroscopeExternalUrl": component.external_push.url} if component.external_push else {}),
             "pyroscopeUrl": component.query.url,
             "pyroscopePushUrl": component.push.url,

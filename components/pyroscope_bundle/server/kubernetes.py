@@ -201,6 +201,18 @@ def deploy_gateway(
     )
 
 
+def gateway_outputs(url: str | None, push: Endpoint) -> dict[str, Any]:
+    """Where the gateway is and who pushes through it (the password as a secret): what `smoke`
+    and other clients need, whatever the stack's own services send to."""
+    if url is None:
+        return {}
+    return {
+        "gatewayUrl": url,
+        "gatewayUser": push.basic_auth_user,
+        "gatewayPassword": pulumi.Output.secret(push.basic_auth_password),
+    }
+
+
 def gateway_service(gateway: GatewayDeployment) -> str:
     """The gateway's Service name (the host of its in-cluster URL)."""
     return gateway.url.split("//", 1)[1].split(".", 1)[0]
@@ -249,7 +261,7 @@ def deploy_kubernetes_server(config: BundleConfig) -> ServerDeployment | None:
         query_per_tenant=component.query_per_tenant,
         external_push=component.external_push,
         outputs={
-            **({"gatewayUrl": component.gateway_url} if component.gateway_url else {}),
+            **gateway_outputs(component.gateway_url, component.push),
             "pyroscopeUrl": component.url,
             **({"pyroscopeExternalUrl": component.external_push.url} if component.external_push else {}),
             "namespace": component.namespace,
