@@ -345,6 +345,13 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str, str]] = [
         "is not a Docker volume name",
     ),
     (
+        "dotnet-sample-rate",
+        {"services": [svc(runtime="dotnet", sampleRate=250)]},
+        {},
+        "pyroscope:services[0].sampleRate",
+        "cannot be set for runtime dotnet",
+    ),
+    (
         "ecs-without-file",
         {"services": [svc(platform="ecs", kubernetes={})], "target": EXTERNAL},
         {},

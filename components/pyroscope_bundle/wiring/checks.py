@@ -39,6 +39,16 @@ def _check_profile(index: int, service: Service) -> list[Problem]:
         problems.append(
             Problem(key_path("services", index, "profileTypes"), types_problem, service.profile_types)
         )
+    default_rate = Service.model_fields["sample_rate"].default
+    if service.runtime == "dotnet" and service.sample_rate != default_rate:
+        # The .NET profiler has no sampling-rate setting: a value here would be silently ignored.
+        problems.append(
+            Problem(
+                key_path("services", index, "sampleRate"),
+                f"cannot be set for runtime dotnet (its profiler has no sampling rate); leave {default_rate}",
+                service.sample_rate,
+            )
+        )
     return problems
 
 
