@@ -93,6 +93,8 @@ def test_local_data_volumes_survive_destroy(rendered):
     volumes = of_type(rendered["local"], VOLUME)
     assert {v["inputs"]["name"] for v in volumes} >= {"pyroscope-data", "grafana-data"}
     assert all(volume["options"]["retainOnDelete"] for volume in volumes)
+    # Docker cannot relabel a volume: a label change must never turn into a replacement.
+    assert all(volume["options"]["ignoreChanges"] == ["labels"] for volume in volumes)
 
 
 def test_pvcs_are_retained_when_the_statefulset_is_deleted_or_scaled(rendered):

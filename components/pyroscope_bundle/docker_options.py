@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
+import pulumi
 import pulumi_docker as docker
 
 from pyroscope_bundle import constants
@@ -61,3 +62,30 @@ def network_labels(stack: str, component: str) -> list[docker.NetworkLabelArgs]:
 def host_address(publish_address: str) -> str:
     """The address a client on this host uses for a port published on ``publish_address``."""
     return "127.0.0.1" if publish_address in ("0.0.0.0", "127.0.0.1") else publish_address  # noqa: S104
+
+
+def data_volume(
+    resource_name: str,
+    volume_name: str,
+    *,
+    stack: str,
+    component: str,
+    protect: bool,
+    parent: pulumi.Resource,
+) -> docker.Volume:
+    """A named volume that holds user data (profiles, Grafana's database).
+
+    Its inputs are its name and labels only, never a version or a config, so upgrades and
+    config changes leave it alone; it is kept on ``pulumi destroy`` whatever ``protect`` says;
+    and label changes are ignored: Docker cannot relabel a volume, so one would replace it, data
+    and all (an adopted compose volume carries other labels).
+    """
+    return docker.Volume(
+        resource_name,
+        name=volume_name,
+        driver="local",
+        labels=volume_labels(stack, component),
+        opts=pulumi.ResourceOptions(
+            parent=parent, retain_on_delete=True, protect=protect, ignore_changes=["labels"]
+        ),
+    )

@@ -173,15 +173,13 @@ class DockerGrafana(pulumi.ComponentResource):
             "grafana-image", name=image_ref(grafana), keep_locally=True, opts=child
         )
         # Dashboards, users and the admin password hash live here; kept when the stack goes.
-        self.volume = docker.Volume(
+        self.volume = docker_options.data_volume(
             "grafana-data",
-            name=grafana.docker.volume_name,
-            driver="local",
-            labels=docker_options.volume_labels(config.stack, "grafana-data"),
-            # As the Pyroscope volume: a label change must never replace the volume.
-            opts=pulumi.ResourceOptions(
-                parent=self, retain_on_delete=True, protect=config.server.protect, ignore_changes=["labels"]
-            ),
+            grafana.docker.volume_name,
+            stack=config.stack,
+            component="grafana-data",
+            protect=config.server.protect,
+            parent=self,
         )
         check = healthcheck()
         self.container = docker.Container(

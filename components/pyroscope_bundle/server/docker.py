@@ -144,18 +144,13 @@ class DockerPyroscope(pulumi.ComponentResource):
             # The name is fixed, so a replacement must remove the old network first.
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
-        # Inputs: name and labels only (never the version or the config), so upgrades and
-        # retention changes leave it alone. Kept on `pulumi destroy` whatever `protect` says.
-        self.volume = docker.Volume(
+        self.volume = docker_options.data_volume(
             "pyroscope-data",
-            name=server.docker.volume_name,
-            driver="local",
-            labels=docker_options.volume_labels(config.stack, "data"),
-            # Docker cannot relabel a volume: a label change would replace it, data and all (and
-            # an imported compose volume carries other labels). Labels are informational only.
-            opts=pulumi.ResourceOptions(
-                parent=self, retain_on_delete=True, protect=server.protect, ignore_changes=["labels"]
-            ),
+            server.docker.volume_name,
+            stack=config.stack,
+            component="data",
+            protect=server.protect,
+            parent=self,
         )
         # keep_locally: destroying the stack or moving to another version must not delete an
         # image other containers on this host may use.
