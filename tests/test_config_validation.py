@@ -352,6 +352,13 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str, str]] = [
         "cannot be set for runtime dotnet",
     ),
     (
+        "ingress-without-allow-from",
+        {"server": {**K8S, "kubernetes": {"ingress": {"enabled": True, "host": "p.example.com"}}}},
+        {},
+        "pyroscope:server.kubernetes.allowFrom",
+        "is empty but the ingress is enabled",
+    ),
+    (
         "ecs-without-file",
         {"services": [svc(platform="ecs", kubernetes={})], "target": EXTERNAL},
         {},
@@ -459,6 +466,24 @@ def test_several_bad_values_are_all_reported_at_once():
         "pyroscope:server.retention",
         "pyroscope:server.storage.size",
     ]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://123456:glc_CANARY123@profiles-prod-001.grafana.net",
+        "https://glc_CANARY123@profiles-prod-001.grafana.net",
+        # Otherwise bad too: the message still must not print the token.
+        "https://123456:glc_CANARY123@profiles-prod-001.grafana.net/?x=1",
+    ],
+)
+def test_credentials_in_a_url_are_refused_without_printing_them(url):
+    """A URL is a plain value (env, outputs): a token in it would leak, and so would the error."""
+    with pytest.raises(ConfigError) as caught:
+        load_config({"target": {"kind": "external", "url": url}}, "test", PROJECT_DIR)
+    assert [problem.path for problem in caught.value.problems] == ["pyroscope:target.url"]
+    assert "CANARY123" not in str(caught.value)
+    assert "profiles-prod-001.grafana.net" in str(caught.value)
 
 
 def test_an_existing_compose_volume_name_is_accepted():

@@ -164,7 +164,7 @@ def test_services_authenticate_as_the_same_user(single_user: Deployed) -> None:
 
 def test_only_the_gateway_reaches_pyroscope(single_user: Deployed, multi_tenant: Deployed) -> None:
     for deployed in (single_user, multi_tenant):
-        [rule] = policy_spec(deployed, "pyroscope")["ingress"]
+        rule, _own = policy_spec(deployed, "pyroscope")["ingress"]
         assert admitted(rule) == [("pyroscope", GATEWAY_PODS)]
         # Grafana's sidecar namespace reaches the gateway instead.
         [rule] = policy_spec(deployed, "pyroscope-gateway")["ingress"]

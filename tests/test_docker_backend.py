@@ -284,3 +284,32 @@ def test_gateway_with_multitenancy_needs_tenants_and_pushes_as_the_wired_tenant(
         }
     )
     assert deployed.outputs["gatewayUser"] == "b"
+
+
+def test_gateway_container_is_named_per_stack_and_rotates_its_logs():
+    # Container names are host-wide: a second stack (other networkName) must not collide with the
+    # first one's gateway. nginx logs every request, so the json-file log must be rotated.
+    deployed = deploy_with(
+        {"server": {**DOCKER, "gateway": {"enabled": True}, "docker": {"networkName": "profiling"}}}
+    )
+    gateway = deployed.one(CONTAINER, "pyroscope-gateway").inputs
+    assert gateway["name"] == "profiling-gateway"
+    # Its alias (what Grafana's datasource URL names) does not change.
+    assert gateway["networksAdvanced"] == [{"aliases": ["pyroscope-gateway"], "name": "profiling"}]
+    assert gateway["logDriver"] == docker_options.LOG_DRIVER
+    assert gateway["logOpts"] == docker_options.LOG_OPTIONS
+    labels = {label["label"]: label["value"] for label in gateway["labels"]}
+    assert labels[constants.LABEL_COMPONENT] == "gateway"
+    server = pyroscope_container(deployed).inputs
+    server_labels = {label["label"]: label["value"] for label in server["labels"]}
+    assert labels[constants.LABEL_INSTANCE] == server_labels[constants.LABEL_INSTANCE]
+    names = [container.inputs["name"] for container in deployed.of_type(CONTAINER)]
+    assert len(names) == len(set(names))
+
+
+def test_gateway_published_on_every_address_is_pushed_to_on_loopback():
+    deployed = deploy_with(
+        {"server": {**DOCKER, "gateway": {"enabled": True}, "docker": {"publishAddress": "0.0.0.0"}}}
+    )
+    assert deployed.outputs["pyroscopeUrl"] == "http://127.0.0.1:4040"
+    assert deployed.outputs["profilerServerAddress"] == "http://127.0.0.1:4040"

@@ -193,7 +193,7 @@ def test_config_change_rolls_the_pods_and_nothing_else_does() -> None:
 
 def test_docker_gateway_is_published_where_pyroscope_would_have_been() -> None:
     config = load_config({"server": {"docker": {"publishAddress": "127.0.0.1", "hostPort": 4141}}}, "local")
-    args = docker_gateway_container_args(config, "pyroscope-gateway")
+    args = docker_gateway_container_args(config)
     assert args["ports"] == [{"internal": constants.GATEWAY_PORT, "external": 4141, "ip": "127.0.0.1"}]
     assert args["user"] == f"{constants.GATEWAY_UID}:{constants.GATEWAY_UID}"
     assert args["capabilities"] == {"drops": ["ALL"]}

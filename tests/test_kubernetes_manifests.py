@@ -293,7 +293,12 @@ def test_created_namespace_enforces_restricted_pod_security() -> None:
 def test_ingress_is_off_by_default_and_routes_to_the_service_when_on() -> None:
     assert manifests.ingress_manifest(make_config(), "pyroscope") is None
     config = make_config(
-        {"kubernetes": {"ingress": {"enabled": True, "host": "p.example.com", "tlsSecretName": "t"}}}
+        {
+            "kubernetes": {
+                "ingress": {"enabled": True, "host": "p.example.com", "tlsSecretName": "t"},
+                "allowFrom": [{"namespace": "ingress-nginx"}],
+            }
+        }
     )
     ingress = manifests.ingress_manifest(config, "pyroscope")
     assert ingress is not None

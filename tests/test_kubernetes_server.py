@@ -19,6 +19,7 @@ from pyroscope_bundle.config import load_config
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.grafana.kubernetes import DATA_KEY, SECRET_DATA_KEY, SidecarDatasource
 from pyroscope_bundle.render.runner import run_program
+from pyroscope_bundle.server import k8s_manifests as manifests
 
 from tests.harness import Deployed, Registered, deploy_with
 from tests.test_kubernetes_manifests import KUBERNETES_VERSION
@@ -117,6 +118,7 @@ def admitted(rule: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
     ]
 
 
+SERVER_PODS = manifests.selector_labels(manifests.COMPONENT_SERVER)
 GATEWAY_PODS = {
     "app.kubernetes.io/component": "gateway",
     "app.kubernetes.io/instance": "pyroscope-gateway",
@@ -134,7 +136,10 @@ def test_staging_services_and_pdb(staging: Deployed) -> None:
     [ingress] = staging.of_type(INGRESS)
     [rule] = ingress.inputs["spec"]["rules"]
     assert rule["host"] == "profiles.staging.example.com"
-    assert rule["http"]["paths"][0]["backend"]["service"]["name"] == "pyroscope-gateway"
+    backend = rule["http"]["paths"][0]["backend"]["service"]
+    assert backend["name"] == "pyroscope-gateway"
+    # The backend names a port the gateway's Service really has (else the Ingress serves 503s).
+    assert backend["port"]["name"] in {port["name"] for port in services["pyroscope-gateway"]["ports"]}
     assert ingress.inputs["spec"]["tls"] == [
         {"hosts": ["profiles.staging.example.com"], "secretName": "profiles-staging-tls"}
     ]
@@ -145,9 +150,11 @@ def test_staging_network_policies_put_the_gateway_in_front_of_pyroscope(staging:
     gateway's port: the wired services' namespace, Grafana's and allowFrom."""
     server = policy_spec(staging, "pyroscope")
     assert server["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "server"
-    [rule] = server["ingress"]
+    rule, own = server["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": 4040}]
     assert admitted(rule) == [("pyroscope", GATEWAY_PODS)]
+    # ...and the Pyroscope pod itself on any port (it dials its own ring address).
+    assert own == {"from": [{"podSelector": {"matchLabels": SERVER_PODS}}]}
     gateway = policy_spec(staging, "pyroscope-gateway")
     assert gateway["podSelector"]["matchLabels"] == GATEWAY_PODS
     [rule] = gateway["ingress"]
@@ -167,7 +174,7 @@ def test_without_the_gateway_services_reach_pyroscope_directly() -> None:
     # Without the gateway nothing may expose Pyroscope to ECS (the loader refuses it).
     config["services"] = [s for s in config["services"] if s["platform"] != "ecs"]
     deployed = deploy_with(config, stack="staging", extra={"aws:region": "eu-west-1"})
-    [rule] = policy_spec(deployed, "pyroscope")["ingress"]
+    rule, _own = policy_spec(deployed, "pyroscope")["ingress"]
     assert admitted(rule) == [("ingress-nginx", {}), ("monitoring", {}), ("shop", {})]
     assert len(deployed.of_type(NETWORK_POLICY)) == 1
     assert "gatewayUrl" not in deployed.outputs
@@ -251,7 +258,7 @@ def test_production_storage_class_size_and_resources(production: Deployed) -> No
 
 def test_production_network_policies_admit_no_service_namespace(production: Deployed) -> None:
     """Production services send to Grafana Cloud: their namespace gets no access to the server."""
-    [rule] = policy_spec(production, "pyroscope")["ingress"]
+    rule, _own = policy_spec(production, "pyroscope")["ingress"]
     assert admitted(rule) == [("pyroscope", GATEWAY_PODS)]
     [rule] = policy_spec(production, "pyroscope-gateway")["ingress"]
     assert admitted(rule) == [("monitoring", {})]
@@ -271,7 +278,10 @@ def test_ingress_when_enabled() -> None:
         {
             "server": {
                 "backend": "kubernetes",
-                "kubernetes": {"ingress": {"enabled": True, "host": "p.example.com"}},
+                "kubernetes": {
+                    "ingress": {"enabled": True, "host": "p.example.com"},
+                    "allowFrom": [{"namespace": "ingress-nginx"}],
+                },
             }
         }
     )

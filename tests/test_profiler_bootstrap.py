@@ -84,6 +84,7 @@ def test_arguments_an_older_or_newer_sdk_lacks_are_dropped_not_fatal(caplog):
         ({"PYROSCOPE_SERVER_ADDRESS": None}, "PYROSCOPE_SERVER_ADDRESS is not set", True),
         ({"PYROSCOPE_PROFILING_ENABLED": "perhaps"}, "is not true or false", False),
         ({"PYROSCOPE_SERVER_ADDRESS": "pyroscope:4040"}, "is not an http(s) URL", False),
+        ({"PYROSCOPE_SERVER_ADDRESS": f"ftp://{USER}:{TOKEN}@host"}, "is not an http(s) URL", False),
         ({"PYROSCOPE_APPLICATION_NAME": None}, "PYROSCOPE_APPLICATION_NAME is not set", False),
         ({"PYROSCOPE_BASIC_AUTH_PASSWORD": None}, "credentials secret missing", False),
         ({"PYROSCOPE_BASIC_AUTH_USER": None}, "PYROSCOPE_BASIC_AUTH_USER is not", False),
@@ -110,6 +111,24 @@ def test_start_does_nothing_and_logs_why(caplog):
     assert "not started: PYROSCOPE_SERVER_ADDRESS is not set" in caplog.text
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "PYROSCOPE_SAMPLE_RATE" in warnings[0].getMessage()
+
+
+def test_the_started_log_line_never_shows_url_credentials(caplog, monkeypatch):
+    """A hand-set address with user:password@ must not put the token in the service's logs."""
+    import types
+
+    calls: list[dict[str, Any]] = []
+    fake_sdk = types.ModuleType("pyroscope")
+    fake_sdk.configure = lambda **kwargs: calls.append(kwargs)  # type: ignore[attr-defined]
+    fake_sdk.shutdown = lambda: None  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pyroscope", fake_sdk)
+    monkeypatch.setattr(bootstrap, "_started", False)
+    address = f"http://{USER}:{TOKEN}@127.0.0.1:4040"
+    with caplog.at_level(logging.INFO, logger="pyroscope_bundle.profiler"):
+        assert bootstrap.start({**GOOD_ENV, "PYROSCOPE_SERVER_ADDRESS": address}) is True
+    assert calls and calls[0]["server_address"] == address
+    assert "Pyroscope profiling started" in caplog.text and "127.0.0.1:4040" in caplog.text
+    assert TOKEN not in caplog.text
 
 
 def test_importing_the_bootstrap_loads_neither_pulumi_nor_pydantic():

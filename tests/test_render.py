@@ -151,3 +151,16 @@ def test_render_applies_stack_transforms_records_options_and_redacts_secrets(tmp
     assert secret["stringData"] == {"password": REDACTED}
     assert json.loads((tmp_path / "outputs.json").read_text())["token"] == REDACTED
     assert all(CANARY.encode() not in content for content in tree_bytes(tmp_path).values())
+
+
+def test_a_secret_in_a_plain_config_key_is_refused_not_deployed_in_plain_text(tmp_path, capsys):
+    """`pulumi config set --secret --path server.x` makes pyroscope:server secret; its values
+    would end up in plain resources, so the program refuses it with the key named."""
+    status = render_command(
+        PROJECT_DIR, "local", tmp_path / "x", [], ["target.url=https://secret.example.com"]
+    )
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "pyroscope:target: holds a secret (set with --secret)" in err
+    assert "secret.example.com" not in err
+    assert not (tmp_path / "x").exists()

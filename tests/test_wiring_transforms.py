@@ -206,6 +206,13 @@ def test_ecs_transform_ignores_untagged_and_refuses_unknown_runtime(engine):
         )
 
 
+def test_ecs_transform_names_a_tagged_task_definition_without_containers(engine):
+    transform = ecs_transform(endpoint(), "production", ARN)
+    props = {"family": "payments-api", "tags": {"pyroscope-bundle:runtime": "python"}}
+    with pytest.raises(ValueError, match=r"task definition .* has no containerDefinitions"):
+        transform(args("aws:ecs/taskDefinition:TaskDefinition", props))
+
+
 def test_ecs_transform_keeps_secret_definitions_secret(engine):
     transform = ecs_transform(endpoint(), "production", ARN)
     secret_definitions = pulumi.Output.secret(json.dumps([{"name": "api", "image": "api:1"}]))

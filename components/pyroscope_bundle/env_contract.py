@@ -200,6 +200,14 @@ def tag_value_problem(value: str) -> str | None:
     return None
 
 
+_URL_USERINFO: Final = re.compile(r"(://)[^/@\s\"']+@")
+
+
+def redact_url_credentials(text: str) -> str:
+    """``text`` with the ``user:password@`` of every URL in it replaced by ``***@`` (for logs and errors)."""
+    return _URL_USERINFO.sub(r"\1***@", text)
+
+
 def format_labels(tags: Mapping[str, str]) -> str:
     """``k=v,k2=v2`` sorted by key: what the Java and .NET agents parse from PYROSCOPE_LABELS."""
     return ",".join(f"{key}={tags[key]}" for key in sorted(tags))

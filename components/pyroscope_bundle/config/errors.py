@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyroscope_bundle import constants
+from pyroscope_bundle.env_contract import redact_url_credentials
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,11 @@ class Problem:
 
 def _show(value: Any) -> str:
     try:
-        return json.dumps(value, sort_keys=True, default=str)
+        shown = json.dumps(value, sort_keys=True, default=str)
     except (TypeError, ValueError):
-        return repr(value)
+        shown = repr(value)
+    # The error text is printed and logged: never with a URL's user:password@.
+    return redact_url_credentials(shown)
 
 
 def key_path(top_level: str, *parts: str | int) -> str:

@@ -153,6 +153,20 @@ def cross_check(config: BundleConfig, project_root: Path | None = None) -> list[
             )
         )
     ingress = server.kubernetes.ingress
+    if (
+        ingress.enabled
+        and ingress.host
+        and server.backend == "kubernetes"
+        and not server.kubernetes.allow_from
+    ):
+        problems.append(
+            Problem(
+                key_path("server", "kubernetes", "allowFrom"),
+                "is empty but the ingress is enabled: the NetworkPolicy would drop the ingress "
+                "controller's traffic; add its namespace, e.g. [{namespace: ingress-nginx}]",
+                [],
+            )
+        )
     if ingress.enabled and not ingress.host:
         problems.append(
             Problem(

@@ -10,6 +10,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from pyroscope_bundle import constants
+from pyroscope_bundle.config.errors import ConfigError, Problem, key_path
 from pyroscope_bundle.config.loader import SECRET_KEYS
 
 _PREFIX = f"{constants.PROJECT_NAME}:"
@@ -30,6 +31,21 @@ def read_raw_config() -> tuple[dict[str, Any], StackSecrets]:
     into anything built from plain configuration.
     """
     keys = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    secret_keys = set(runtime_config.get_config_secret_keys_env())
+    misplaced = [
+        Problem(
+            key_path(full_key[len(_PREFIX) :]),
+            "holds a secret (set with --secret), but its values are deployed in plain text; keep "
+            f"secrets in {' and '.join(key_path(k) for k in SECRET_KEYS)}",
+            has_value=False,
+        )
+        for full_key in sorted(keys)
+        if full_key.startswith(_PREFIX)
+        and full_key[len(_PREFIX) :] not in SECRET_KEYS
+        and (full_key in secret_keys or runtime_config.is_config_secret(full_key))
+    ]
+    if misplaced:
+        raise ConfigError(misplaced)
     raw: dict[str, Any] = {}
     for full_key in sorted(k for k in keys if k.startswith(_PREFIX)):
         key = full_key[len(_PREFIX) :]

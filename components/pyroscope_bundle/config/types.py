@@ -97,6 +97,12 @@ def check_url(value: Any) -> str:
         raise ValueError("is not an http(s) URL; use e.g. https://profiles-prod-001.grafana.net")
     if parts.query or parts.fragment:
         raise ValueError("is not a base URL: remove the query string or fragment")
+    if parts.username is not None or parts.password is not None:
+        # The URL is a plain value (env, ConfigMaps, stack outputs): credentials in it would leak.
+        raise ValueError(
+            "contains credentials (user:password@), which would be stored in plain text; remove them "
+            "(for pyroscope:target: basicAuthUser and the secret pyroscope:authToken)"
+        )
     return value.rstrip("/")
 
 

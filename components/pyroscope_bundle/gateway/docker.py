@@ -10,7 +10,7 @@ from typing import Any
 
 import pulumi
 
-from pyroscope_bundle import constants
+from pyroscope_bundle import constants, docker_options
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.gateway.common import GatewayDeployment, gateway_image
 from pyroscope_bundle.gateway.credentials import GatewayCredentials
@@ -26,15 +26,25 @@ def docker_nginx_settings(config: BundleConfig, upstream: str) -> NginxSettings:
     return NginxSettings(upstream=upstream, multitenancy=config.server.multitenancy, resolver=DOCKER_DNS)
 
 
-def docker_gateway_container_args(config: BundleConfig, name: str) -> dict[str, Any]:
+def gateway_container_name(config: BundleConfig) -> str:
+    """Docker container names are host-wide: prefixed with the stack's network name like the
+    Pyroscope (``<network>``) and Grafana (``<network>-grafana``) containers, so two stacks on one
+    host cannot collide. The default network name keeps the name ``pyroscope-gateway``."""
+    return f"{config.server.docker.network_name}-gateway"
+
+
+def docker_gateway_container_args(config: BundleConfig) -> dict[str, Any]:
     """The container's settings apart from image, network and uploads (pure, for tests).
 
-    No ``read_only``: Docker refuses uploads into a read-only root filesystem. Instead: the
-    image's non-root user, every capability dropped, no privilege escalation.
+    Named by :func:`gateway_container_name` (its network alias is the fixed gateway name, which
+    Grafana's datasource URL uses). No ``read_only``: Docker refuses uploads into a read-only
+    root filesystem. Instead: the image's non-root user, every capability dropped, no privilege
+    escalation. Hardening, log rotation (nginx logs every request) and labels come from
+    ``docker_options``, shared with the Pyroscope and Grafana containers.
     """
     docker = config.server.docker
     return {
-        "name": name,
+        "name": gateway_container_name(config),
         "user": f"{constants.GATEWAY_UID}:{constants.GATEWAY_UID}",
         # nginx directly (the image's entrypoint scripts rewrite files we do not use).
         "entrypoints": ["nginx"],
@@ -42,10 +52,13 @@ def docker_gateway_container_args(config: BundleConfig, name: str) -> dict[str, 
         "ports": [
             {"internal": constants.GATEWAY_PORT, "external": docker.host_port, "ip": docker.publish_address}
         ],
-        "capabilities": {"drops": ["ALL"]},
-        "security_opts": ["no-new-privileges:true"],
+        "capabilities": {"drops": list(docker_options.DROPPED_CAPABILITIES)},
+        "security_opts": list(docker_options.SECURITY_OPTS),
         "memory": GATEWAY_MEMORY_MB,
-        "restart": "unless-stopped",
+        "restart": docker_options.RESTART_POLICY,
+        "log_driver": docker_options.LOG_DRIVER,
+        "log_opts": dict(docker_options.LOG_OPTIONS),
+        "labels": docker_options.container_labels(config.stack, "gateway"),
     }
 
 
@@ -68,7 +81,7 @@ class DockerGateway(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         image = docker.RemoteImage(f"{name}-image", name=gateway_image(config), keep_locally=True, opts=child)
         self.nginx_conf = render_nginx_conf(docker_nginx_settings(config, upstream))
-        args = docker_gateway_container_args(config, name)
+        args = docker_gateway_container_args(config)
         self.container = docker.Container(
             name,
             image=image.image_id,
@@ -86,7 +99,7 @@ class DockerGateway(pulumi.ComponentResource):
             # Fixed container name and host port: the old container must go before the new starts.
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
-        self.register_outputs({"containerName": name})
+        self.register_outputs({"containerName": args["name"]})
 
 
 def deploy_docker_gateway(
@@ -107,6 +120,6 @@ def deploy_docker_gateway(
         url=f"http://{name}:{constants.GATEWAY_PORT}",
         credentials=credentials,
         multitenancy=config.server.multitenancy,
-        published_url=f"http://{docker.publish_address}:{docker.host_port}",
+        published_url=f"http://{docker_options.host_address(docker.publish_address)}:{docker.host_port}",
         resource=component,
     )

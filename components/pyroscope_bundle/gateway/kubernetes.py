@@ -17,6 +17,7 @@ from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.gateway.common import GatewayDeployment, gateway_image, gateway_labels
 from pyroscope_bundle.gateway.credentials import GatewayCredentials
 from pyroscope_bundle.gateway.nginx import NginxSettings, render_nginx_conf
+from pyroscope_bundle.server.k8s_manifests import HTTP_PORT_NAME, in_cluster_url
 
 # Clients reach the gateway on Pyroscope's usual port; nginx listens on its unprivileged one.
 GATEWAY_SERVICE_PORT = constants.PYROSCOPE_HTTP_PORT
@@ -48,7 +49,7 @@ def gateway_deployment_spec(
     """
     selector = gateway_labels(name)
     checksum = hashlib.sha256(nginx_conf.encode()).hexdigest()
-    port_name = "http"
+    port_name = HTTP_PORT_NAME
     return {
         "replicas": replicas,
         "selector": {"matchLabels": selector},
@@ -126,7 +127,15 @@ def gateway_service_spec(name: str) -> dict[str, Any]:
     return {
         "type": "ClusterIP",
         "selector": gateway_labels(name),
-        "ports": [{"name": "http", "port": GATEWAY_SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+        # The port name the Ingress backend refers to (k8s_manifests.ingress_manifest).
+        "ports": [
+            {
+                "name": HTTP_PORT_NAME,
+                "port": GATEWAY_SERVICE_PORT,
+                "targetPort": HTTP_PORT_NAME,
+                "protocol": "TCP",
+            }
+        ],
     }
 
 
@@ -213,7 +222,7 @@ def deploy_kubernetes_gateway(
         push_upstream=push_upstream,
     )
     return GatewayDeployment(
-        url=f"http://{name}.{namespace}.svc.cluster.local:{GATEWAY_SERVICE_PORT}",
+        url=in_cluster_url(name, namespace, GATEWAY_SERVICE_PORT),
         credentials=credentials,
         multitenancy=config.server.multitenancy,
         pod_labels=gateway_labels(name),

@@ -86,7 +86,8 @@ def read_config(environ: Mapping[str, str]) -> BootstrapConfig:
         )
     parts = urlsplit(server_address)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ProfilerNotStarted(f"{contract.SERVER_ADDRESS}={server_address!r} is not an http(s) URL")
+        shown = contract.redact_url_credentials(server_address)
+        raise ProfilerNotStarted(f"{contract.SERVER_ADDRESS}={shown!r} is not an http(s) URL")
     application_name = environ.get(contract.APPLICATION_NAME, "").strip()
     if not application_name:
         raise ProfilerNotStarted(f"{contract.APPLICATION_NAME} is not set")
@@ -168,7 +169,7 @@ def start(environ: Mapping[str, str] | None = None) -> bool:
     LOGGER.info(
         "Pyroscope profiling started: application %s -> %s (tags %s, %d Hz, %s)",
         config.application_name,
-        config.server_address,
+        contract.redact_url_credentials(config.server_address),
         contract.format_labels(config.tags) or "none",
         config.sample_rate,
         "cpu" if config.oncpu else "wall",

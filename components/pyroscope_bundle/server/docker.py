@@ -12,7 +12,7 @@ the stack is destroyed; ``protect`` (``pyroscope:server.protect``) additionally 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -268,7 +268,8 @@ def _publish_through_gateway(config: BundleConfig, component: DockerPyroscope) -
     )
     tenant = config.target.tenant_id if config.target.kind == "self" else None
     user = tenant if tenant in credentials.users else None
-    push = replace(gateway.endpoint(user, published=True), url=host_url(config.server))
+    # The host-published URL (host_url): where processes on this host push.
+    push = gateway.endpoint(user, published=True)
     return PublishedEndpoint(
         ports=[],
         push=push,

@@ -304,13 +304,16 @@ def network_policy_manifest(
     port: int,
     *,
     allow_same_namespace: bool = False,
+    allow_own_pods: bool = False,
     component: str = COMPONENT_SERVER,
 ) -> dict[str, Any]:
     """Admit TCP ``port`` only from ``peers``; everything else to the selected pods is denied.
 
     A pod selected by any NetworkPolicy with ``Ingress`` in ``policyTypes`` drops all ingress not
     admitted by some policy, so an empty peer list means "nobody". ``allow_same_namespace``
-    admits every port from pods of the same namespace (microservices talk gRPC/memberlist/raft).
+    admits every port from pods of the same namespace (microservices talk gRPC/memberlist/raft);
+    ``allow_own_pods`` every port from the selected pods themselves (a single binary dials its
+    own ring address, the pod IP, whether or not the CNI counts that as pod-to-self traffic).
     """
     rules: list[dict[str, Any]] = []
     selected_peers = [_peer(peer) for peer in dedupe_peers(list(peers))]
@@ -318,6 +321,8 @@ def network_policy_manifest(
         rules.append({"from": selected_peers, "ports": [{"protocol": "TCP", "port": port}]})
     if allow_same_namespace:
         rules.append({"from": [{"podSelector": {}}]})
+    elif allow_own_pods:
+        rules.append({"from": [{"podSelector": {"matchLabels": dict(pod_selector)}}]})
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

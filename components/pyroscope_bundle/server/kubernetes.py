@@ -123,6 +123,7 @@ class KubernetesPyroscope(pulumi.ComponentResource):
             manifests.selector_labels(manifests.COMPONENT_SERVER),
             peers,
             constants.PYROSCOPE_HTTP_PORT,
+            allow_own_pods=True,
         )
         networking_v1.NetworkPolicy(
             f"{manifests.SERVER_NAME}-networkpolicy",

@@ -479,6 +479,11 @@ def ecs_transform(
             version=tags.get(names.ECS_VERSION_TAG),
         )
         containers = tuple(str(tags.get(names.ECS_CONTAINERS_TAG, "")).split())
+        if props.get("containerDefinitions") is None:
+            raise ValueError(
+                f"task definition {args.name}: tagged {names.ECS_RUNTIME_TAG}={runtime} but has no "
+                "containerDefinitions to wire"
+            )
         wired = pulumi.Output.all(
             resolved_env(settings, value_from, rollout_hash), props.get("containerDefinitions")
         ).apply(lambda values: wire_container_definitions(str(values[1]), values[0], containers=containers))
