@@ -25,11 +25,10 @@ from pyroscope_bundle.server import k8s_manifests as manifests
 from pyroscope_bundle.server.kubernetes import (
     data_options,
     deploy_gateway,
-    gateway_network_policy,
     gateway_outputs,
-    gateway_service,
     push_endpoint,
     pyroscope_peers,
+    register_front,
     register_namespace,
     tenant_for_queries,
 )
@@ -286,22 +285,7 @@ class HelmPyroscope(pulumi.ComponentResource):
             spec=policy["spec"],
             opts=pulumi.ResourceOptions(parent=self, depends_on=in_namespace),
         )
-        if gateway is not None:
-            gateway_policy = gateway_network_policy(config, gateway)
-            networking_v1.NetworkPolicy(
-                "pyroscope-gateway-networkpolicy",
-                metadata=gateway_policy["metadata"],
-                spec=gateway_policy["spec"],
-                opts=pulumi.ResourceOptions(parent=self, depends_on=in_namespace),
-            )
-            ingress = manifests.ingress_manifest(config, gateway_service(gateway))
-            if ingress is not None:
-                networking_v1.Ingress(
-                    f"{RELEASE}-ingress",
-                    metadata=ingress["metadata"],
-                    spec=ingress["spec"],
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=in_namespace),
-                )
+        register_front(config, gateway, None, pulumi.ResourceOptions(parent=self, depends_on=in_namespace))
         self.chart = helm_v4.Chart(
             f"{RELEASE}-chart",
             chart=constants.PYROSCOPE_HELM_CHART,

@@ -131,24 +131,7 @@ class KubernetesPyroscope(pulumi.ComponentResource):
             spec=policy["spec"],
             opts=child(),
         )
-        if gateway is not None:
-            gateway_policy = gateway_network_policy(config, gateway)
-            networking_v1.NetworkPolicy(
-                "pyroscope-gateway-networkpolicy",
-                metadata=gateway_policy["metadata"],
-                spec=gateway_policy["spec"],
-                opts=child(),
-            )
-        # Behind the gateway when there is one: the OSS server itself has no authentication.
-        exposed_service = gateway_service(gateway) if gateway is not None else manifests.SERVER_NAME
-        ingress = manifests.ingress_manifest(config, exposed_service)
-        if ingress is not None:
-            networking_v1.Ingress(
-                f"{manifests.SERVER_NAME}-ingress",
-                metadata=ingress["metadata"],
-                spec=ingress["spec"],
-                opts=child(),
-            )
+        register_front(config, gateway, manifests.SERVER_NAME, child())
 
         self.url = manifests.in_cluster_url(manifests.SERVER_NAME, namespace)
         self.gateway_url = gateway.url if gateway is not None else None
@@ -200,6 +183,28 @@ def deploy_gateway(
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
         push_upstream=upstream(push_service) if push_service else None,
     )
+
+
+def register_front(
+    config: BundleConfig,
+    gateway: GatewayDeployment | None,
+    ungated_service: str | None,
+    opts: pulumi.ResourceOptions,
+) -> None:
+    """What stands in front of the server in both modes: the gateway's NetworkPolicy and the
+    optional Ingress - to the gateway when there is one (the OSS server has no authentication),
+    else to ``ungated_service`` (None: no Ingress without the gateway)."""
+    if gateway is not None:
+        policy = gateway_network_policy(config, gateway)
+        networking_v1.NetworkPolicy(
+            "pyroscope-gateway-networkpolicy", metadata=policy["metadata"], spec=policy["spec"], opts=opts
+        )
+    service = gateway_service(gateway) if gateway is not None else ungated_service
+    ingress = manifests.ingress_manifest(config, service) if service is not None else None
+    if ingress is not None:
+        networking_v1.Ingress(
+            f"{manifests.SERVER_NAME}-ingress", metadata=ingress["metadata"], spec=ingress["spec"], opts=opts
+        )
 
 
 def gateway_outputs(url: str | None, push: Endpoint) -> dict[str, Any]:
