@@ -64,6 +64,12 @@ def host_address(publish_address: str) -> str:
     return "127.0.0.1" if publish_address in ("0.0.0.0", "127.0.0.1") else publish_address  # noqa: S104
 
 
+def published_port(internal: int, host_port: int, address: str) -> docker.ContainerPortArgs:
+    """A container port published on one host address (127.0.0.1 unless configured otherwise:
+    the OSS server has no authentication)."""
+    return docker.ContainerPortArgs(internal=internal, external=host_port, ip=address, protocol="tcp")
+
+
 def data_volume(
     resource_name: str,
     volume_name: str,

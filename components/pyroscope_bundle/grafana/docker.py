@@ -213,11 +213,8 @@ class DockerGrafana(pulumi.ComponentResource):
                 )
             ],
             ports=[
-                docker.ContainerPortArgs(
-                    internal=constants.GRAFANA_HTTP_PORT,
-                    external=grafana.docker.host_port,
-                    ip=grafana.docker.publish_address,
-                    protocol="tcp",
+                docker_options.published_port(
+                    constants.GRAFANA_HTTP_PORT, grafana.docker.host_port, grafana.docker.publish_address
                 )
             ],
             healthcheck=check,

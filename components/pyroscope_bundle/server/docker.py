@@ -236,11 +236,8 @@ def _publish(config: BundleConfig, component: DockerPyroscope) -> PublishedEndpo
     if config.gateway_enabled:
         return _publish_through_gateway(config, component)
     ports = [
-        docker.ContainerPortArgs(
-            internal=constants.PYROSCOPE_HTTP_PORT,
-            external=server.docker.host_port,
-            ip=server.docker.publish_address,
-            protocol="tcp",
+        docker_options.published_port(
+            constants.PYROSCOPE_HTTP_PORT, server.docker.host_port, server.docker.publish_address
         )
     ]
     return PublishedEndpoint(
