@@ -4,6 +4,7 @@ set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 bash scripts/setup.sh test
+bash scripts/system-packages.sh
 # checkov pins libraries that clash with the project's: it gets a virtualenv of its own.
 if [ ! -x .venv-checkov/bin/checkov ]; then
   "${PYTHON:-python3}" -m venv .venv-checkov
