@@ -1,4 +1,7 @@
-"""Stack transforms, called directly with hand-built ResourceTransformArgs (they do not run under mocks)."""
+"""Stack transforms called directly with plain hand-built props (what they decide and refuse).
+
+Secret and unknown values as the engine delivers them: tests/test_transforms_on_engine.py.
+"""
 
 from __future__ import annotations
 
@@ -139,27 +142,6 @@ def test_kubernetes_transform_ignores_what_did_not_opt_in(engine):
         transform(args("kubernetes:apps/v1:Deployment", deployment(OPT_IN)))
 
 
-def test_kubernetes_transform_keeps_a_secret_spec_secret(engine):
-    transform = kubernetes_transform(endpoint(), "production")
-    props = deployment(OPT_IN, {"pyroscope-bundle/runtime": "python"})
-    props["spec"] = pulumi.Output.secret(props["spec"])
-    result = transform(args("kubernetes:apps/v1:Deployment", props))
-    assert result is not None
-    assert is_secret(result.props["spec"])
-    wired = resolve(result.props["spec"])
-    names = [e["name"] for e in wired["template"]["spec"]["containers"][0]["env"]]
-    assert "PYROSCOPE_SERVER_ADDRESS" in names and "PYROSCOPE_BASIC_AUTH_PASSWORD" in names
-
-
-def test_kubernetes_transform_leaves_an_unknown_spec_unknown(engine):
-    transform = kubernetes_transform(endpoint(), "production")
-    props = deployment(OPT_IN, {"pyroscope-bundle/runtime": "python"})
-    props["spec"] = unknown()
-    result = transform(args("kubernetes:apps/v1:Deployment", props))
-    assert result is not None
-    assert not is_known(result.props["spec"])
-
-
 def task_definition(tags: dict[str, str] | None, definitions: Any = None) -> dict[str, Any]:
     return {
         "family": "payments-api",
@@ -211,30 +193,3 @@ def test_ecs_transform_names_a_tagged_task_definition_without_containers(engine)
     props = {"family": "payments-api", "tags": {"pyroscope-bundle:runtime": "python"}}
     with pytest.raises(ValueError, match=r"task definition .* has no containerDefinitions"):
         transform(args("aws:ecs/taskDefinition:TaskDefinition", props))
-
-
-def test_ecs_transform_keeps_secret_definitions_secret(engine):
-    transform = ecs_transform(endpoint(), "production", ARN)
-    secret_definitions = pulumi.Output.secret(json.dumps([{"name": "api", "image": "api:1"}]))
-    result = transform(
-        args(
-            "aws:ecs/taskDefinition:TaskDefinition",
-            task_definition({"pyroscope-bundle:runtime": "go"}, secret_definitions),
-        )
-    )
-    assert result is not None
-    assert is_secret(result.props["containerDefinitions"])
-    (container,) = json.loads(resolve(result.props["containerDefinitions"]))
-    assert container["secrets"][0]["name"] == "PYROSCOPE_BASIC_AUTH_PASSWORD"
-
-
-def test_ecs_transform_leaves_unknown_definitions_unknown(engine):
-    transform = ecs_transform(endpoint(), "production", ARN)
-    result = transform(
-        args(
-            "aws:ecs/taskDefinition:TaskDefinition",
-            task_definition({"pyroscope-bundle:runtime": "go"}, unknown()),
-        )
-    )
-    assert result is not None
-    assert not is_known(result.props["containerDefinitions"])

@@ -4,20 +4,23 @@ The stock mock monitor hands ``new_resource`` only the inputs. Review output als
 resource options (protect, retainOnDelete, dependsOn, ...) and must show what transforms
 change, which the mock monitor records but does not run. :class:`RecordingMonitor` applies the
 registered stack transforms and the resource's own transforms, as the engine does, and keeps
-the transformed inputs with their options.
+the transformed inputs with their options. It runs each transform through the SDK's own callback
+(:func:`call_transform`), so a transform sees exactly the props it sees on the engine: secret
+wrappers hoisted to the top-level property, never a ``pulumi.Output``
+(:mod:`pyroscope_bundle.wiring.engine_props`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
-import pulumi
 from pulumi.runtime import rpc
+from pulumi.runtime._callbacks import _CallbackServicer
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks, _resolve_callbacks
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
 FAKE_ACCOUNT_ID = "123456789012"
@@ -128,6 +131,25 @@ def _exact(value: Any) -> Any:
     return rpc.deserialize_property(value, keep_unknowns=True)
 
 
+async def call_transform(
+    transform: Any, request: resource_pb2.TransformRequest
+) -> resource_pb2.TransformResponse:
+    """What the engine does with a registered transform: call the SDK's callback for it.
+
+    The callback (``pulumi/runtime/_callbacks.py``, ``register_transform``) deserializes the
+    request's properties for the transform and serializes what it returns. The engine marshals
+    the props it got from the SDK with secrets and unknowns kept, which for props the Python SDK
+    serialized is the same struct (``sdk/go/common/resource/plugin/rpc.go``), so the request
+    carries the registration's struct as it is.
+    """
+    for servicer in _CallbackServicer._servicers:
+        token = servicer._transforms.get(transform)
+        if token is not None and token in servicer._callbacks:
+            message = await servicer._callbacks[token](request.SerializeToString())
+            return resource_pb2.TransformResponse.FromString(message.SerializeToString())
+    raise RuntimeError(f"transform {transform!r} was not registered with the SDK's callback servicer")
+
+
 class RecordingMonitor(MockMonitor):
     """A mock monitor that applies transforms like the engine and records options and inputs."""
 
@@ -140,26 +162,21 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         if request.type == "pulumi:pulumi:Stack":
             return super().RegisterResource(request)
-        props = rpc.deserialize_properties(request.object, keep_unknowns=True)
         own = _resolve_callbacks(request.transforms)
-        transformed = False
         for transform in [*own, *self._stack_transforms]:
-            result = transform(
-                pulumi.ResourceTransformArgs(
-                    custom=request.custom,
-                    type_=request.type,
-                    name=request.name,
-                    props=props,
-                    opts=pulumi.ResourceOptions(),
+            response = _sync_await(
+                call_transform(
+                    transform,
+                    resource_pb2.TransformRequest(
+                        type=request.type,
+                        name=request.name,
+                        custom=request.custom,
+                        parent=request.parent,
+                        properties=request.object,
+                    ),
                 )
             )
-            if isinstance(result, Awaitable):
-                result = _sync_await(result)
-            if result is not None:
-                props = result.props
-                transformed = True
-        if transformed:
-            request.object.CopyFrom(_sync_await(rpc.serialize_properties(props, {})))
+            request.object.CopyFrom(response.properties)
         response = super().RegisterResource(request)
         options = {
             "protect": bool(request.protect),

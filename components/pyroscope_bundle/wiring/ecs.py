@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pulumi
+from pulumi.output import Unknown
 
 from pyroscope_bundle import env_contract as contract
 from pyroscope_bundle.endpoints import Endpoint
-from pyroscope_bundle.wiring import names
+from pyroscope_bundle.wiring import engine_props, names
 from pyroscope_bundle.wiring.env import profiler_env
 from pyroscope_bundle.wiring.settings import ProfilerSettings, build_settings, credentials_hash
 
@@ -434,6 +435,9 @@ def managed_execution_policy_arn() -> pulumi.Output[str]:
 # --- (c) the stack transform --------------------------------------------------------------------
 
 
+_OPTIONAL_TAGS = (names.ECS_SERVICE_TAG, names.ECS_VERSION_TAG, names.ECS_CONTAINERS_TAG)
+
+
 def ecs_transform(
     endpoint: Endpoint,
     environment: str,
@@ -444,8 +448,10 @@ def ecs_transform(
 
     Optional tags: ``pyroscope-bundle:service`` (default: the family), ``pyroscope-bundle:version``
     and ``pyroscope-bundle:containers`` (space-separated). Attach the read policy
-    (``profilerSecretReadPolicyArn``) to the task execution role yourself. ``containerDefinitions``
-    may be an Output (secret or unknown): the wiring is applied inside it, keeping its secretness.
+    (``profilerSecretReadPolicyArn``) to the task execution role yourself. It takes the props as
+    the engine delivers them (:mod:`.engine_props`): secret ``containerDefinitions`` are wired and
+    stay secret; a task definition whose tags or definitions are not known yet (a preview) passes
+    through with a warning.
     """
     value_from = (
         pulumi.Output.from_input(secret_arn).apply(lambda arn: secret_value_from(arn, json_key))
@@ -457,36 +463,53 @@ def ecs_transform(
     def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
         if args.type_ != TASK_DEFINITION or not args.custom:
             return None
+        resource = f"task definition {args.name}"
         props = args.props
-        tags = props.get("tags")
-        if isinstance(tags, pulumi.Output) or not isinstance(tags, Mapping):
+        engine_props.refuse_outputs(resource, props)
+        tags, _ = engine_props.reveal(props.get("tags"))
+        runtime = tags.get(names.ECS_RUNTIME_TAG) if isinstance(tags, Mapping) else tags
+        if isinstance(runtime, Unknown):
+            engine_props.warn_unknown(resource, f"tag {names.ECS_RUNTIME_TAG}")
             return None
-        runtime = tags.get(names.ECS_RUNTIME_TAG)
-        if runtime is None:
+        if runtime is None or not isinstance(tags, Mapping):
             return None
         if runtime not in contract.RUNTIMES:
+            allowed = ", ".join(contract.RUNTIMES)
+            raise ValueError(f"{resource}: tag {names.ECS_RUNTIME_TAG}={runtime!r}; use one of {allowed}")
+        family, _ = engine_props.reveal(props.get("family"))
+        definitions, secret = engine_props.reveal(props.get("containerDefinitions"))
+        if definitions is None:
             raise ValueError(
-                f"task definition {args.name}: tag {names.ECS_RUNTIME_TAG}={runtime!r}; "
-                f"use one of {', '.join(contract.RUNTIMES)}"
+                f"{resource}: tagged {names.ECS_RUNTIME_TAG}={runtime} but has no containerDefinitions "
+                "to wire"
             )
-        family = props.get("family")
-        service = tags.get(names.ECS_SERVICE_TAG) or (family if isinstance(family, str) else args.name)
+        # Service, version, containers and the definitions are all read whole: an unknown one
+        # (a preview) leaves nothing to wire yet.
+        read = {
+            "tags": {key: tags[key] for key in _OPTIONAL_TAGS if key in tags},
+            "containerDefinitions": definitions,
+        }
+        if names.ECS_SERVICE_TAG not in tags:
+            read["family"] = family
+        unknown = engine_props.unknown_path(read, "")
+        if unknown is not None:
+            engine_props.warn_unknown(resource, unknown)
+            return None
         settings = build_settings(
-            service=service,
+            service=tags.get(names.ECS_SERVICE_TAG) or (family if isinstance(family, str) else args.name),
             runtime=runtime,
             environment=environment,
             endpoint=endpoint,
             version=tags.get(names.ECS_VERSION_TAG),
         )
         containers = tuple(str(tags.get(names.ECS_CONTAINERS_TAG, "")).split())
-        if props.get("containerDefinitions") is None:
-            raise ValueError(
-                f"task definition {args.name}: tagged {names.ECS_RUNTIME_TAG}={runtime} but has no "
-                "containerDefinitions to wire"
-            )
-        wired = pulumi.Output.all(
-            resolved_env(settings, value_from, rollout_hash), props.get("containerDefinitions")
-        ).apply(lambda values: wire_container_definitions(str(values[1]), values[0], containers=containers))
-        return pulumi.ResourceTransformResult(props={**props, "containerDefinitions": wired}, opts=args.opts)
+        if not isinstance(definitions, str):
+            kind = type(definitions).__name__
+            raise ValueError(f"{resource}: containerDefinitions must be a JSON string, not {kind}")
+        wired = resolved_env(settings, value_from, rollout_hash).apply(
+            lambda env: wire_container_definitions(definitions, env, containers=containers)
+        )
+        new_props = {**props, "containerDefinitions": engine_props.hand_back(wired, secret)}
+        return pulumi.ResourceTransformResult(props=new_props, opts=args.opts)
 
     return transform

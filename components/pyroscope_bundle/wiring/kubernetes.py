@@ -22,11 +22,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pulumi
+from pulumi.output import Unknown
 
 from pyroscope_bundle import constants
 from pyroscope_bundle import env_contract as contract
 from pyroscope_bundle.endpoints import Endpoint
-from pyroscope_bundle.wiring import names
+from pyroscope_bundle.wiring import engine_props, names
 from pyroscope_bundle.wiring.env import EnvVar, profiler_env
 from pyroscope_bundle.wiring.settings import ProfilerSettings, build_settings, credentials_hash
 
@@ -438,57 +439,42 @@ def kubernetes_transform(
     Register it with ``pulumi.runtime.register_resource_transform(kubernetes_transform(...))``
     before the workloads are created, and create the Secret (:class:`KubernetesCredentials`) in
     each of their namespaces. Opt in with the label ``pyroscope-bundle/profile: "true"`` and the
-    annotation ``pyroscope-bundle/runtime``. When ``metadata`` or ``spec`` are Outputs (secret
-    or not yet known) the wiring is applied inside them, keeping their secretness.
+    annotation ``pyroscope-bundle/runtime``. It takes the props as the engine delivers them
+    (:mod:`.engine_props`): a secret ``spec`` is wired and stays secret; a workload whose opt-in
+    label, annotations or containers are not known yet (a preview) passes through with a warning.
     """
     rollout_hash = credentials_hash(endpoint.basic_auth_password) if secret is not None else None
 
     def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
         if args.type_ not in WORKLOAD_TYPES or not args.custom:
             return None
+        resource = f"{args.type_} {args.name}"
         props = args.props
-        metadata, spec = props.get("metadata"), props.get("spec")
-        if isinstance(metadata, pulumi.Output) or isinstance(spec, pulumi.Output) or _has_output(metadata):
-            lifted = pulumi.Output.all(metadata, spec).apply(
-                lambda parts: _wire_resolved(
-                    parts[0],
-                    parts[1],
-                    endpoint=endpoint,
-                    environment=environment,
-                    secret=secret,
-                    rollout_hash=rollout_hash,
-                )
-            )
-            new_props = {**props, "spec": lifted}
-            return pulumi.ResourceTransformResult(props=new_props, opts=args.opts)
-        wired = wire_workload_props(props, endpoint, environment, secret, rollout_hash)
+        engine_props.refuse_outputs(resource, props)
+        metadata, _ = engine_props.reveal(props.get("metadata") or {})
+        labels = metadata.get("labels") if isinstance(metadata, Mapping) else metadata
+        flag = labels.get(names.OPT_IN_LABEL) if isinstance(labels, Mapping) else labels
+        if isinstance(flag, Unknown):
+            engine_props.warn_unknown(resource, f"label {names.OPT_IN_LABEL}")
+            return None
+        if not isinstance(metadata, Mapping) or not _opted_in(metadata):
+            return None
+        unknown = engine_props.unknown_path(metadata, "metadata")
+        if unknown is not None:
+            # Name, service, runtime and version come from here: no guessing during a preview.
+            engine_props.warn_unknown(resource, unknown)
+            return None
+        spec, spec_secret = engine_props.reveal(props.get("spec"))
+        wired = engine_props.wire_unless_unknown(
+            resource,
+            {"spec": spec},
+            lambda: wire_workload_props(
+                {"metadata": metadata, "spec": spec}, endpoint, environment, secret, rollout_hash
+            ),
+        )
         if wired is None:
             return None
-        return pulumi.ResourceTransformResult(props=wired, opts=args.opts)
+        new_props = {**props, "spec": engine_props.hand_back(wired["spec"], spec_secret)}
+        return pulumi.ResourceTransformResult(props=new_props, opts=args.opts)
 
     return transform
-
-
-def _has_output(value: Any) -> bool:
-    if isinstance(value, pulumi.Output):
-        return True
-    if isinstance(value, Mapping):
-        return any(_has_output(item) for item in value.values())
-    if isinstance(value, list | tuple):
-        return any(_has_output(item) for item in value)
-    return False
-
-
-def _wire_resolved(
-    metadata: Any,
-    spec: Any,
-    *,
-    endpoint: Endpoint,
-    environment: str,
-    secret: SecretKeyRef | None,
-    rollout_hash: pulumi.Input[str] | None,
-) -> Any:
-    wired = wire_workload_props(
-        {"metadata": metadata or {}, "spec": spec or {}}, endpoint, environment, secret, rollout_hash
-    )
-    return spec if wired is None else wired["spec"]
