@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyroscope_bundle import env_contract as contract
 from pyroscope_bundle.config import ConfigError, load_config
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.wiring.ecs import EcsProfilerEnv, ecs_env, secret_value_from, wire_container_definitions
@@ -22,6 +21,7 @@ from pyroscope_bundle.wiring.kubernetes import (
     wire_workload_spec,
 )
 from pyroscope_bundle.wiring.settings import ProfilerSettings, build_settings, credentials_hash_of
+from pyroscope_bundle_runtime import contract
 
 from tests.harness import PROJECT_DIR
 

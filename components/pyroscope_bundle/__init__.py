@@ -1,7 +1,9 @@
 """pyroscope_bundle: Pulumi components for always-on continuous profiling with Grafana Pyroscope.
 
 Import the components from their modules (``pyroscope_bundle.server.docker``, ...); this package
-itself imports nothing heavy, so the Python profiler bootstrap stays dependency-light.
+itself imports nothing heavy. What runs inside profiled services (the env contract, the Python
+agent autostart) is the separate, Pulumi-free distribution ``pyroscope-bundle-runtime``.
 """
 
-__version__ = "0.1.0"
+# The release version (pyproject reads it from here; CHANGELOG.md lists the releases).
+__version__ = "0.2.0"

@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from pyroscope_bundle_runtime.contract import redact_url_credentials
+
 from pyroscope_bundle import constants
-from pyroscope_bundle.env_contract import redact_url_credentials
 
 
 @dataclass(frozen=True)

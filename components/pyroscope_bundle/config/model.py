@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from pyroscope_bundle_runtime.contract import JAVA_DEFAULT_AGENT_PATH
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.config.types import (
@@ -26,7 +27,6 @@ from pyroscope_bundle.config.types import (
     parse_duration,
     parse_size,
 )
-from pyroscope_bundle.env_contract import JAVA_DEFAULT_AGENT_PATH
 
 Runtime = Literal["java", "dotnet", "nodejs", "python", "go", "ruby"]
 Platform = Literal["kubernetes", "ecs"]

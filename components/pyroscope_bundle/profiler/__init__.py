@@ -1,5 +1,6 @@
-"""Code that runs inside profiled services (not in the Pulumi program).
+"""Deprecated: what runs inside profiled services is now the ``pyroscope-bundle-runtime``
+distribution (module :mod:`pyroscope_bundle_runtime`), which needs no Pulumi package.
 
-Everything here imports only the standard library, :mod:`pyroscope_bundle.env_contract` and the
-language SDK, so a service image needs nothing else of this bundle.
+``import pyroscope_bundle.profiler.python_bootstrap`` still starts the agent (it imports
+``pyroscope_bundle_runtime.autostart``) and warns; switch to ``import pyroscope_bundle_runtime.autostart``.
 """

@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pyroscope_bundle import env_contract as contract
+from pyroscope_bundle_runtime import contract
+
 from pyroscope_bundle.config.errors import Problem, key_path
 from pyroscope_bundle.config.model import BundleConfig, Service
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+from pyroscope_bundle_runtime import contract
 
-from pyroscope_bundle import env_contract as contract
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.wiring import names
 from pyroscope_bundle.wiring.kubernetes import SecretKeyRef

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pulumi
 from pulumi.output import Unknown
+from pyroscope_bundle_runtime import contract
 
-from pyroscope_bundle import env_contract as contract
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.wiring import engine_props, names
 from pyroscope_bundle.wiring.env import profiler_env

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+from pyroscope_bundle_runtime import contract
 
-from pyroscope_bundle import env_contract as contract
 from pyroscope_bundle.wiring.settings import ProfilerSettings
 
 

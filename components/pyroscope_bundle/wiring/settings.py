@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
+from pyroscope_bundle_runtime import contract
 
-from pyroscope_bundle import env_contract as contract
 from pyroscope_bundle.config import BundleConfig, Service
 from pyroscope_bundle.endpoints import Endpoint
 

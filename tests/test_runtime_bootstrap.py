@@ -1,4 +1,4 @@
-"""The Python bootstrap: reads the env contract, starts the real pyroscope-io agent, or logs why not."""
+"""pyroscope_bundle_runtime: reads the env contract, starts the real pyroscope-io agent, or logs why not."""
 
 from __future__ import annotations
 
@@ -8,16 +8,18 @@ import http.server
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
-from pyroscope_bundle.profiler import python_bootstrap as bootstrap
 from pyroscope_bundle.render.writer import ecs_register_request
+from pyroscope_bundle_runtime import bootstrap
 
 from tests.harness import PROJECT_DIR, deploy_with
 
@@ -131,9 +133,9 @@ def test_the_started_log_line_never_shows_url_credentials(caplog, monkeypatch):
     assert TOKEN not in caplog.text
 
 
-def test_importing_the_bootstrap_loads_neither_pulumi_nor_pydantic():
+def test_importing_the_autostart_loads_neither_pulumi_nor_pydantic():
     code = (
-        "import sys, pyroscope_bundle.profiler.python_bootstrap\n"
+        "import sys, pyroscope_bundle_runtime.autostart\n"
         "roots = ('pulumi', 'pydantic', 'pulumi_aws', 'yaml')\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in roots)\n"
         "print(heavy)\n"
@@ -263,17 +265,19 @@ def wired_python_env(server_url: str) -> dict[str, str]:
     return env
 
 
-def _base_env() -> dict[str, str]:
+def _base_env(*, source: bool = True) -> dict[str, str]:
+    """A minimal service environment; ``source``: import this checkout's code (not an installed copy)."""
     keep = ("PATH", "HOME", "LANG", "SYSTEMROOT")
     env = {key: os.environ[key] for key in keep if key in os.environ}
-    env["PYTHONPATH"] = str(PROJECT_DIR / "components")
+    if source:
+        env["PYTHONPATH"] = os.pathsep.join(str(PROJECT_DIR / part) for part in ("components", "runtime/src"))
     return env
 
 
 LOAD = """
 import logging, sys, time
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-import pyroscope_bundle.profiler.python_bootstrap
+import {module}
 def busy(seconds):
     end = time.monotonic() + seconds
     total = 0
@@ -284,10 +288,13 @@ busy(1.5)
 """
 
 
-def run_service(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_service(
+    env: dict[str, str], module: str = "pyroscope_bundle_runtime.autostart", python: str = sys.executable
+) -> subprocess.CompletedProcess[str]:
+    """A service process that imports ``module`` first and burns CPU for 1.5 s."""
     return subprocess.run(
-        [sys.executable, "-c", LOAD],
-        env={**_base_env(), **env},
+        [python, "-c", LOAD.format(module=module)],
+        env={**_base_env(source=python == sys.executable), **env},
         capture_output=True,
         text=True,
         timeout=90,
@@ -295,12 +302,8 @@ def run_service(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.slow
-def test_wired_python_service_pushes_with_basic_auth_tenant_and_tags(receiver):
-    url, pushes = receiver
-    env = wired_python_env(url)
-    assert env["PYROSCOPE_SERVER_ADDRESS"] == url
-    result = run_service(env)
+def assert_pushed_with_basic_auth(result: subprocess.CompletedProcess[str], pushes: list[Push]) -> None:
+    """The agent started and pushed with basic auth, tenant and the wired tags; the token never logged."""
     assert result.returncode == 0, result.stderr
     assert "Pyroscope profiling started: application payments-api" in result.stderr
     assert TOKEN not in result.stderr
@@ -321,6 +324,18 @@ def test_wired_python_service_pushes_with_basic_auth_tenant_and_tags(receiver):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "module", ["pyroscope_bundle_runtime.autostart", "pyroscope_bundle.profiler.python_bootstrap"]
+)
+def test_wired_python_service_pushes_with_basic_auth_tenant_and_tags(receiver, module):
+    """The new autostart import, and the deprecated one that older images still use."""
+    url, pushes = receiver
+    env = wired_python_env(url)
+    assert env["PYROSCOPE_SERVER_ADDRESS"] == url
+    assert_pushed_with_basic_auth(run_service(env, module), pushes)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["switch-off", "not-wired"])
 def test_disabled_python_service_pushes_nothing(receiver, how):
     url, pushes = receiver
@@ -338,3 +353,85 @@ def test_disabled_python_service_pushes_nothing(receiver, how):
 def test_ecs_example_files_are_valid_json():
     for path in sorted((PROJECT_DIR / "configs" / "ecs").glob("*.json")):
         assert isinstance(json.loads(path.read_text()), list), path
+
+
+def test_the_deprecated_imports_are_the_runtime_and_say_so():
+    import importlib
+    import warnings
+
+    from pyroscope_bundle_runtime import contract
+
+    for name in ("pyroscope_bundle.env_contract", "pyroscope_bundle.profiler.python_bootstrap"):
+        sys.modules.pop(name, None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        old_contract = importlib.import_module("pyroscope_bundle.env_contract")
+        old_bootstrap = importlib.import_module("pyroscope_bundle.profiler.python_bootstrap")
+    messages = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert any("import pyroscope_bundle_runtime.contract" in m for m in messages), messages
+    assert any("import pyroscope_bundle_runtime.autostart" in m for m in messages), messages
+    public = [name for name in vars(contract) if not name.startswith("_") and name.isupper()]
+    assert len(public) > 30
+    for name in public:
+        assert getattr(old_contract, name) is getattr(contract, name), name
+    assert old_contract.profile_type_problem is contract.profile_type_problem
+    assert old_bootstrap.read_config is bootstrap.read_config
+    assert old_bootstrap.start is bootstrap.start
+
+
+# --- the slim distribution, installed the way a service image installs it -------------------------
+
+RUNTIME_DIR = PROJECT_DIR / "runtime"
+# The issue's budget for a profiled Python service: the venv with pip, the runtime and pyroscope-io.
+RUNTIME_VENV_BUDGET_MB = 60
+
+
+@pytest.fixture(scope="module")
+def runtime_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with only ``pip install ./runtime`` (pyroscope-io comes from the package index)."""
+    base = tmp_path_factory.mktemp("runtime")
+    # A copy: pip builds in the source tree, which must stay clean (and may be read-only).
+    source = shutil.copytree(
+        RUNTIME_DIR, base / "runtime", ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+    )
+    venv = base / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    install = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check",
+         str(source)],
+        capture_output=True, text=True, timeout=600, check=False, env=_base_env(source=False),
+    )  # fmt: skip
+    assert install.returncode == 0, install.stdout + install.stderr
+    return venv
+
+
+def _installed(venv: Path) -> dict[str, str]:
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "list", "--format", "json",
+         "--disable-pip-version-check"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return {entry["name"].lower(): entry["version"] for entry in json.loads(result.stdout)}
+
+
+@pytest.mark.slow
+def test_pip_install_runtime_brings_no_pulumi_and_fits_the_budget(runtime_venv):
+    packages = _installed(runtime_venv)
+    assert set(packages) - {"pip", "setuptools"} == {"pyroscope-bundle-runtime", "pyroscope-io"}, packages
+    assert not [name for name in packages if "pulumi" in name or name == "pydantic"]
+    usage = subprocess.run(["du", "-sm", str(runtime_venv)], capture_output=True, text=True, check=True)
+    megabytes = int(usage.stdout.split()[0])
+    assert megabytes <= RUNTIME_VENV_BUDGET_MB, f"{megabytes} MB"
+
+
+@pytest.mark.slow
+def test_installed_runtime_autostart_pushes_with_basic_auth(runtime_venv, receiver):
+    """The installed copy (not this checkout's source) starts the real agent from the wiring's env."""
+    url, pushes = receiver
+    python = str(runtime_venv / "bin" / "python")
+    where = subprocess.run(
+        [python, "-c", "import pyroscope_bundle_runtime as r; print(r.__file__)"],
+        capture_output=True, text=True, check=True, env=_base_env(source=False),
+    )  # fmt: skip
+    assert str(runtime_venv) in where.stdout
+    assert_pushed_with_basic_auth(run_service(wired_python_env(url), python=python), pushes)
