@@ -99,7 +99,8 @@ def test_render_diff_needs_no_cloud_credentials_and_keeps_one_comment() -> None:
     assert comment_job["permissions"] == {"pull-requests": "write"}
     assert all("run" not in step for step in comment_job["steps"])
     render_script = "\n".join(step.get("run", "") for step in render_job["steps"])
-    assert '/bin/pip" install --quiet -e "./$side"' in render_script
+    # Each side installs its own checkout's packages (own code for base and head, own venv).
+    assert 'cd "$side" && "$venv/bin/pip" install --quiet -r requirements.txt' in render_script
     assert 'pyroscope-bundle" render --stack' in render_script and "stacks/Pulumi.*.yaml" in render_script
     assert 'pyroscope-bundle" diff --format markdown' in render_script
     script = comment_job["steps"][-1]["with"]["script"]
