@@ -209,7 +209,20 @@ def test_staging_render_holds_the_datasource_secret_redacted(rendered: dict[str,
     secret = yaml.safe_load(
         (root / "kubernetes/monitoring/secret-pyroscope-grafana-datasource.yaml").read_text()
     )
-    assert secret["stringData"] == {SECRET_DATA_KEY: constants.REDACTED}
+    # Only the password is redacted: a reviewer sees where and as whom Grafana queries.
+    assert list(secret["stringData"]) == [SECRET_DATA_KEY]
+    provisioning = yaml.safe_load(secret["stringData"][SECRET_DATA_KEY])
+    (datasource,) = provisioning["datasources"]
+    assert datasource["type"] == "grafana-pyroscope-datasource"
+    assert datasource["url"] == GATEWAY_K8S_URL
+    assert (datasource["uid"], datasource["basicAuth"], datasource["basicAuthUser"]) == (
+        "pyroscope",
+        True,
+        "pyroscope",
+    )
+    assert datasource["secureJsonData"] == {"basicAuthPassword": constants.REDACTED}
+    mounted = root / "files/kubernetes/monitoring/pyroscope-grafana-datasource" / SECRET_DATA_KEY
+    assert yaml.safe_load(mounted.read_text()) == provisioning
     assert not (root / "kubernetes/monitoring/configmap-pyroscope-grafana-datasource.yaml").exists()
     for path in root.rglob("*"):
         if path.is_file():

@@ -9,6 +9,7 @@ from pathlib import Path
 import pulumi
 
 from pyroscope_bundle.config import ConfigError
+from pyroscope_bundle.render.output_dir import OutputDirError, check_output_dir, write_output
 from pyroscope_bundle.render.runner import ProgramRun, run_program
 from pyroscope_bundle.render.stackfile import StackConfig, StackFileError, apply_override, read_stack_file
 from pyroscope_bundle.render.writer import write_render
@@ -58,9 +59,10 @@ def render(
     sets: list[str] | None = None,
     secret_sets: list[str] | None = None,
 ) -> RenderResult:
+    check_output_dir(out_dir, [project_dir, Path.cwd()])
     config = load_stack_config(project_dir, stack, sets or [], secret_sets or [])
     run = run_stack(project_dir, stack, config)
-    counts = write_render(run, out_dir, stack)
+    counts = write_output(out_dir, lambda staging: write_render(run, staging, stack, config.atoms))
     return RenderResult(run=run, counts=counts)
 
 
@@ -84,7 +86,7 @@ def render_command(
 ) -> int:
     try:
         result = render(project_dir, stack, out_dir, sets, secret_sets)
-    except RenderError as error:
+    except (RenderError, OutputDirError) as error:
         print(f"error: stack {stack}: {error}", file=sys.stderr)
         return 2
     print(summary(stack, out_dir, result))

@@ -57,6 +57,10 @@ def placeholder(kind: str, name: str) -> str:
 class BundleMocks(Mocks):
     """Computed outputs shaped like the real providers' (ARNs, names, generated passwords)."""
 
+    def __init__(self) -> None:
+        # Every secret value these mocks made up: the render redacts them value by value.
+        self.generated_secrets: list[str] = []
+
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         state: dict[str, Any] = dict(args.inputs)
         name = args.name
@@ -85,9 +89,12 @@ class BundleMocks(Mocks):
             "random:index/randomPassword:RandomPassword",
             "random:index/randomString:RandomString",
         ):
-            state["result"] = rpc.wrap_rpc_secret(placeholder("password", name))
+            password = placeholder("password", name)
             # Shaped like Go bcrypt output ($2a$10$...), as htpasswd content requires.
-            state["bcryptHash"] = rpc.wrap_rpc_secret("$2a$10$" + placeholder("bcrypt", name))
+            bcrypt_hash = "$2a$10$" + placeholder("bcrypt", name)
+            self.generated_secrets += [password, bcrypt_hash]
+            state["result"] = rpc.wrap_rpc_secret(password)
+            state["bcryptHash"] = rpc.wrap_rpc_secret(bcrypt_hash)
         elif token == "docker:index/remoteImage:RemoteImage":
             state.setdefault("repoDigest", f"{state.get('name', name)}@sha256:{'0' * 64}")
             state.setdefault("imageId", placeholder("image", str(state.get("name", name))))

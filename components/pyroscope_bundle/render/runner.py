@@ -6,7 +6,7 @@ import asyncio
 import concurrent.futures
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -23,6 +23,8 @@ class ProgramRun:
     recording: Recording
     outputs: dict[str, Any]
     secret_outputs: set[str]
+    # Secret values the mocks generated (passwords, hashes): redacted value by value.
+    generated_secrets: list[str] = field(default_factory=list)
 
 
 def pulumi_config_values(config: Mapping[str, Any]) -> dict[str, str]:
@@ -78,7 +80,12 @@ def run_program(
                 secret.add(name)
         unknown = len(construction)
         monitor.recording.resources.sort(key=lambda r: construction.get((r.type, r.name), unknown))
-        return ProgramRun(recording=monitor.recording, outputs=outputs, secret_outputs=secret)
+        return ProgramRun(
+            recording=monitor.recording,
+            outputs=outputs,
+            secret_outputs=secret,
+            generated_secrets=list(getattr(monitor.mocks, "generated_secrets", [])),
+        )
     finally:
         pulumi_resource.register_resource = original_register
         pulumi.runtime.set_all_config({}, [])

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from pyroscope_bundle import constants
+from pyroscope_bundle.render.secrets import SecretAtoms, public_fingerprint, user_secret_fingerprint
 
 _PATH_RE = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*|\[\d+\])*")
 _SEGMENT_RE = re.compile(r"([A-Za-z_][\w-]*)|\[(\d+)\]")
@@ -29,10 +30,15 @@ class StackConfig:
 
     values: dict[str, Any] = field(default_factory=dict)
     secret_keys: set[str] = field(default_factory=set)
+    # Every secret value the program will see, with its fingerprint (for redaction and review).
+    atoms: SecretAtoms = field(default_factory=SecretAtoms)
 
 
-def secure_placeholder(key: str) -> str:
-    return f"secure-placeholder-for-{key.replace(':', '-')}"
+def secure_placeholder(key: str, ciphertext: str = "") -> str:
+    """The program's stand-in for a ``secure:`` value: opaque, and changed with its ciphertext (a
+    rotated secret then rolls what depends on it, as a real rotation would)."""
+    suffix = f"-{public_fingerprint(ciphertext)}" if ciphertext else ""
+    return f"secure-placeholder-for-{key.replace(':', '-')}{suffix}"
 
 
 def read_stack_file(project_dir: Path, stack: str) -> StackConfig:
@@ -54,21 +60,24 @@ def read_stack_file(project_dir: Path, stack: str) -> StackConfig:
     result = StackConfig()
     for key, value in config.items():
         full_key = key if ":" in key else f"{constants.PROJECT_NAME}:{key}"
-        cleaned, had_secret = _replace_secure(value, full_key)
+        cleaned, had_secret = _replace_secure(value, full_key, result.atoms)
         result.values[full_key] = cleaned
         if had_secret:
             result.secret_keys.add(full_key)
     return result
 
 
-def _replace_secure(value: Any, key: str) -> tuple[Any, bool]:
+def _replace_secure(value: Any, key: str, atoms: SecretAtoms) -> tuple[Any, bool]:
     if isinstance(value, dict) and set(value) == {"secure"}:
-        return secure_placeholder(key), True
+        ciphertext = str(value["secure"])
+        placeholder = secure_placeholder(key, ciphertext)
+        atoms.add(placeholder, public_fingerprint(ciphertext))
+        return placeholder, True
     if isinstance(value, dict):
-        pairs = {k: _replace_secure(v, key) for k, v in value.items()}
+        pairs = {k: _replace_secure(v, key, atoms) for k, v in value.items()}
         return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
     if isinstance(value, list):
-        items = [_replace_secure(v, key) for v in value]
+        items = [_replace_secure(v, key, atoms) for v in value]
         return [v for v, _ in items], any(s for _, s in items)
     return value, False
 
@@ -84,6 +93,8 @@ def apply_override(config: StackConfig, assignment: str, *, secret: bool, flag: 
         raise StackFileError(f"{flag} {key}: value is not valid YAML: {error}") from None
     if secret and not isinstance(value, str):
         value = text
+    if secret:
+        config.atoms.add(value, user_secret_fingerprint(key, value))
     namespace = constants.PROJECT_NAME
     if ":" in key.split(".")[0].split("[")[0]:
         namespace, key = key.split(":", 1)
