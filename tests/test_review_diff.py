@@ -328,7 +328,7 @@ def test_secret_values_stay_redacted_and_are_called_out(tmp_path: Path) -> None:
     base = write_render(tmp_path / "base", [secret, container()])
     head = write_render(tmp_path / "head", [secret, container(restart="always")])
     markdown = to_markdown(diff_dirs(base, head))
-    assert "secretString" in markdown and "never compared" in markdown
+    assert "secretString" in markdown and "never shown" in markdown
     assert "rotating `pyroscope:authToken`" in markdown
 
 
@@ -465,19 +465,31 @@ def test_real_token_rotation_never_leaks_and_is_called_out(tmp_path: Path) -> No
     for token in (old, new):
         assert token not in _all_text(base) + _all_text(head) + output
     (stack,) = report.stacks
-    # Rotating the token changes exactly the rollout hash: one pod-template annotation per
-    # wired Deployment, one env var per wired task definition, nothing else.
-    changes = {(r.type, r.name): [c.path[-1] for c in r.changes] for r in stack.resources}
+    # Rotating the token changes the rollout hash (one pod-template annotation per wired
+    # Deployment, one env var per wired task definition) and the secrets that hold the token,
+    # which show as "secret changed" without a value; nothing else.
     hash_paths = {"pyroscope-bundle/credentials-hash", "value"}
-    assert changes and all(set(paths) <= hash_paths and len(paths) == 1 for paths in changes.values())
-    assert sorted(name for _, name in changes) == [
-        "profiler-billing-worker", "profiler-checkout", "profiler-payments-api", "profiler-search",
-    ]  # fmt: skip
+    rolled = {r.name for r in stack.resources if r.changes}
     for changed in stack.resources:
         assert changed.status == "changed"
         assert not changed.data_volume, "rotating the token never touches a data volume"
+        if changed.changes:
+            paths = [c.path[-1] for c in changed.changes]
+            assert set(paths) <= hash_paths and len(paths) == 1, (changed.name, paths)
+            assert not changed.secret_changes
+        else:
+            assert changed.secret_changes, changed.name
         if changed.type == TASK_DEFINITION:
             assert changed.replaces and "new task definition revision" in changed.replace_note
+    assert sorted(rolled) == [
+        "profiler-billing-worker", "profiler-checkout", "profiler-payments-api", "profiler-search",
+    ]  # fmt: skip
+    holders = {(r.type, r.name): r.secret_changes for r in stack.resources if r.secret_changes}
+    assert holders == {
+        ("kubernetes:core/v1:Secret", "profiler-credentials-shop"): ["stringData.password"],
+        ("aws:secretsmanager/secretVersion:SecretVersion", "profiler-credentials"): ["secretString"],
+    }
+    assert "secret changed" in to_text(report) and "🔑 secret changed" in to_markdown(report)
     assert REDACTED in (head / "resources.json").read_text()
     assert stack.secret_inputs
-    assert "never compared" in output
+    assert "never shown" in output

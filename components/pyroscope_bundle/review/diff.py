@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pyroscope_bundle.constants import REDACTED
-from pyroscope_bundle.review import rules
+from pyroscope_bundle.review import findings, rules
 from pyroscope_bundle.review.load import Render, Resource, load_side
 from pyroscope_bundle.review.rules import Named
 
@@ -63,12 +63,28 @@ class ResourceDiff:
     replace_note: str = ""
     data_volume: bool = False
     data_paths: list[str] = field(default_factory=list)
+    # What the change does to profiling data, beyond the volume paths (retention, protection...).
+    data_reasons: list[str] = field(default_factory=list)
+    # Changed input paths under ignoreChanges: `pulumi up` will NOT apply them.
+    ignored: list[str] = field(default_factory=list)
+    # Redacted inputs whose secret value changed (by fingerprint; the value is never shown).
+    secret_changes: list[str] = field(default_factory=list)
     protected: bool = False
     retained: bool = False
 
     @property
     def replaces(self) -> bool:
         return bool(self.replaced_by)
+
+    @property
+    def not_applied(self) -> bool:
+        """Every change of it is under ignoreChanges: the deploy leaves it as it is."""
+        applied = [
+            change
+            for change in self.changes
+            if change.section != "inputs" or format_path(change.path) not in self.ignored
+        ]
+        return bool(self.ignored) and not applied and not self.secret_changes
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,8 @@ class FileDiff:
     status: Status
     unified: list[str]
     binary: bool = False
+    # The file holds a secret whose value changed (its redacted text may be the same).
+    secret_changed: bool = False
 
 
 @dataclass
@@ -88,6 +106,9 @@ class StackDiff:
     outputs: list[ValueChange] = field(default_factory=list)
     # (resource key, input path) of every redacted input in the head render (base if removed).
     secret_inputs: list[tuple[str, str]] = field(default_factory=list)
+    # Stack-wide data findings (a version across majors) and warnings (removed outputs, ...).
+    data_findings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def has_changes(self) -> bool:
@@ -120,7 +141,12 @@ def diff_renders(base: Render | None, head: Render | None, stack: str) -> StackD
     head_resources = head.resources if head else {}
     resources = []
     for key in _ordered_keys(base_resources, head_resources):
-        diff = diff_resource(base_resources.get(key), head_resources.get(key))
+        diff = diff_resource(
+            base_resources.get(key),
+            head_resources.get(key),
+            base.secret_fingerprints.get(key, {}) if base else {},
+            head.secret_fingerprints.get(key, {}) if head else {},
+        )
         if diff is not None:
             resources.append(diff)
     status: Literal["added", "changed", "removed", "unchanged"]
@@ -134,12 +160,19 @@ def diff_renders(base: Render | None, head: Render | None, stack: str) -> StackD
         stack=stack,
         status=status,
         resources=resources,
-        files=diff_files(base.files if base else {}, head.files if head else {}),
+        files=diff_files(
+            base.files if base else {},
+            head.files if head else {},
+            base.file_fingerprints if base else {},
+            head.file_fingerprints if head else {},
+        ),
         outputs=[
             ValueChange("outputs", change.path, change.before, change.after)
             for change in changed_values(base.outputs if base else {}, head.outputs if head else {})
         ],
         secret_inputs=_secret_inputs(head.resources if head else base.resources if base else {}),
+        data_findings=findings.version_findings(base, head) if base and head else [],
+        warnings=findings.removal_warnings(base, head) if base and head else [],
     )
     if status == "changed" and not result.has_changes:
         result.status = "unchanged"
@@ -151,7 +184,12 @@ def _ordered_keys(base: dict[str, Resource], head: dict[str, Resource]) -> list[
     return list(head) + [key for key in base if key not in head]
 
 
-def diff_resource(base: Resource | None, head: Resource | None) -> ResourceDiff | None:
+def diff_resource(
+    base: Resource | None,
+    head: Resource | None,
+    base_secrets: dict[str, str] | None = None,
+    head_secrets: dict[str, str] | None = None,
+) -> ResourceDiff | None:
     either = head or base
     assert either is not None
     diff = ResourceDiff(status="changed", type=either.type, name=either.name, key=either.key)
@@ -166,6 +204,9 @@ def diff_resource(base: Resource | None, head: Resource | None) -> ResourceDiff 
             for path, value in leaves(either.inputs)
         ]
         diff.data_volume = rules.holds_data(either.type, either.inputs)
+        if head is None:
+            diff.data_reasons = findings.removed_data_reasons(base) if base is not None else []
+            diff.data_volume = diff.data_volume or bool(diff.data_reasons)
         return diff
     changes = [
         ValueChange("inputs", c.path, c.before, c.after) for c in changed_values(base.inputs, head.inputs)
@@ -175,14 +216,20 @@ def diff_resource(base: Resource | None, head: Resource | None) -> ResourceDiff 
     ]
     if base.entry.get("parent") != head.entry.get("parent"):
         changes.append(ValueChange("parent", (), base.entry.get("parent"), head.entry.get("parent")))
-    if not changes:
+    old_secrets, new_secrets = base_secrets or {}, head_secrets or {}
+    diff.secret_changes = sorted(
+        path for path in set(old_secrets) & set(new_secrets) if old_secrets[path] != new_secrets[path]
+    )
+    if not changes and not diff.secret_changes:
         return None
     diff.changes = changes
     input_paths = [change.path for change in changes if change.section == "inputs"]
     # The engine skips ignoreChanges paths and replaces on replaceOnChanges paths, whatever
     # the provider says.
     ignored = [str(path) for path in head.options.get("ignoreChanges") or []]
+    diff.ignored = [format_path(path) for path in input_paths if _under_any(format_path(path), ignored)]
     input_paths = [path for path in input_paths if not _under_any(format_path(path), ignored)]
+    input_paths += [_parse_path(path) for path in diff.secret_changes]
     forced = [str(path) for path in head.options.get("replaceOnChanges") or []]
     replacing = [format_path(path) for path in rules.replacing_paths(either.type, input_paths)]
     replacing += [
@@ -196,8 +243,21 @@ def diff_resource(base: Resource | None, head: Resource | None) -> ResourceDiff 
     diff.replace_note = rules.rule_for(either.type).note if replacing else ""
     data_paths = rules.data_volume_paths(either.type, input_paths)
     diff.data_paths = [format_path(path) for path in data_paths]
-    diff.data_volume = bool(data_paths) or (either.type in rules.DATA_VOLUME_TYPES and bool(replacing))
+    diff.data_reasons = findings.resource_data_reasons(base, head, replaced=bool(replacing))
+    diff.data_volume = (
+        bool(data_paths)
+        or (either.type in rules.DATA_VOLUME_TYPES and bool(replacing))
+        or bool(diff.data_reasons)
+    )
     return diff
+
+
+def _parse_path(text: str) -> PathParts:
+    """``spec.template[0].name`` -> ("spec", "template", 0, "name") (for secret paths)."""
+    parts: list[str | int | Named] = []
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", text):
+        parts.append(int(index) if index else name)
+    return tuple(parts)
 
 
 def leaves(value: Any, path: PathParts = ()) -> Iterator[tuple[PathParts, Any]]:
@@ -248,14 +308,31 @@ def _changed_items(before: list[Any], after: list[Any], path: PathParts) -> list
             )
         return found
     if all(isinstance(item, dict | list) for item in [*before, *after]):
-        found = []
-        for index in range(max(len(before), len(after))):
-            old = before[index] if index < len(before) else MISSING
-            new = after[index] if index < len(after) else MISSING
-            found += changed_values(old, new, (*path, index))
-        return found
+        return _changed_unnamed_items(before, after, path)
     # A list of scalars (args, access modes, ...) reads best whole.
     return [ValueChange("inputs", path, before, after)]
+
+
+def _changed_unnamed_items(before: list[Any], after: list[Any], path: PathParts) -> list[ValueChange]:
+    """Items without a name matched by identity (their content), not by position: one added
+    NetworkPolicy peer reads as one added item, not as every later peer changing."""
+    old = [json.dumps(item, sort_keys=True) for item in before]
+    new = [json.dumps(item, sort_keys=True) for item in after]
+    found: list[ValueChange] = []
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for tag, old_start, old_end, new_start, new_end in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        paired = min(old_end - old_start, new_end - new_start) if tag == "replace" else 0
+        for offset in range(paired):
+            found += changed_values(
+                before[old_start + offset], after[new_start + offset], (*path, new_start + offset)
+            )
+        for index in range(old_start + paired, old_end):
+            found.append(ValueChange("inputs", (*path, index), before[index], MISSING))
+        for index in range(new_start + paired, new_end):
+            found.append(ValueChange("inputs", (*path, index), MISSING, after[index]))
+    return found
 
 
 def _keyed(items: list[Any]) -> dict[str, Any] | None:
@@ -332,11 +409,22 @@ def _redacted_paths(value: Any, path: PathParts) -> Iterator[PathParts]:
 MAX_DIFF_LINES_PER_FILE = 120
 
 
-def diff_files(base: dict[str, bytes], head: dict[str, bytes]) -> list[FileDiff]:
+def diff_files(
+    base: dict[str, bytes],
+    head: dict[str, bytes],
+    base_secrets: dict[str, str] | None = None,
+    head_secrets: dict[str, str] | None = None,
+) -> list[FileDiff]:
     result = []
+    old_secrets, new_secrets = base_secrets or {}, head_secrets or {}
     for path in sorted(set(base) | set(head)):
         old, new = base.get(path), head.get(path)
+        secret_changed = (
+            path in old_secrets and path in new_secrets and old_secrets[path] != new_secrets[path]
+        )
         if old == new:
+            if secret_changed:
+                result.append(FileDiff(path, "changed", [], secret_changed=True))
             continue
         status: Status = "added" if old is None else "removed" if new is None else "changed"
         old_text, new_text = _text(old), _text(new)
@@ -354,7 +442,7 @@ def diff_files(base: dict[str, bytes], head: dict[str, bytes]) -> list[FileDiff]
         if len(lines) > MAX_DIFF_LINES_PER_FILE:
             hidden = len(lines) - MAX_DIFF_LINES_PER_FILE
             lines = [*lines[:MAX_DIFF_LINES_PER_FILE], f"... {hidden} more diff lines (see the render)"]
-        result.append(FileDiff(path, status, lines))
+        result.append(FileDiff(path, status, lines, secret_changed=secret_changed))
     return result
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import html
 import json
+import re
 from typing import Any
 
 from pyroscope_bundle.constants import REDACTED
@@ -26,9 +27,17 @@ MAX_VALUE_CHARS = 160
 MAX_ROWS = 40
 MAX_TEXT_DIFF_LINES = 40
 SECRET_NOTE = (
-    f"Secret values are redacted in renders (`{REDACTED}`) and never compared: changing only a "
-    "secret - rotating `pyroscope:authToken`, a regenerated password - does not show in this diff."
+    f"Secret values are redacted in renders (`{REDACTED}`) and never shown: a changed secret "
+    "(rotating `pyroscope:authToken`, a regenerated password) shows as `secret changed` by its "
+    "fingerprint, without its value."
 )
+SECRET_CHANGED = "🔑 secret changed"
+TEXT_SECRET_CHANGED = "secret changed"
+NOT_APPLIED = "not applied by `pulumi up` (ignoreChanges) - do it by hand"
+KNOWN_AFTER_APPLY = "(known after apply)"
+WARNING_MARK = "⚠️ WARNING"
+# Values only the engine or a provider knows, as the offline render's mocks make them up.
+_PLACEHOLDER = re.compile(r"mock-[a-z]+-[0-9a-f]{12}|sha256:0{64}|:123456789012:|::123456789012:")
 
 
 # --- markdown -------------------------------------------------------------------------------
@@ -68,9 +77,21 @@ def _markdown_stack(stack: StackDiff, *, detailed: bool) -> list[str]:
         f"### Stack `{stack.stack}`" + (f" ({stack.status})" if stack.status in ("added", "removed") else "")
     ]
     data = [diff for diff in stack.resources if diff.data_volume]
-    if data:
-        lines += ["", "> [!CAUTION]", f"> **{DATA_MARK}**: this change touches data-holding resources."]
+    if data or stack.data_findings:
+        lines += [
+            "",
+            "> [!CAUTION]",
+            f"> **{DATA_MARK}**: this change deletes, strands or exposes profiling data.",
+        ]
+        lines += [f"> - {_md_inline(finding)}" for finding in stack.data_findings]
         lines += [f"> - {_data_sentence(diff, markdown=True)}" for diff in data]
+    if stack.warnings:
+        lines += [
+            "",
+            "> [!WARNING]",
+            f"> **{WARNING_MARK}**: other stacks or running services depend on this.",
+        ]
+        lines += [f"> - {_md_inline(warning)}" for warning in stack.warnings]
     replaced = [diff for diff in stack.resources if diff.replaces]
     if replaced:
         lines += ["", "> [!WARNING]", f"> **{REPLACE_MARK}**: these resources are deleted and created again."]
@@ -95,7 +116,7 @@ def _markdown_stack(stack: StackDiff, *, detailed: bool) -> list[str]:
         rows = [f"- {_code(key)}: {_code(path)}" for key, path in stack.secret_inputs[:MAX_ROWS]]
         if len(stack.secret_inputs) > MAX_ROWS:
             rows.append(f"- ... {len(stack.secret_inputs) - MAX_ROWS} more")
-        lines += ["", *_details(f"{len(stack.secret_inputs)} secret inputs (redacted, not compared)", rows)]
+        lines += ["", *_details(f"{len(stack.secret_inputs)} secret inputs (redacted; a changed value shows as secret changed)", rows)]
     return lines
 
 
@@ -125,6 +146,8 @@ def _value_table(changes: list[ValueChange], header: str, diff: ResourceDiff | N
             label += " ⚠️"
         if diff is not None and change.label in diff.data_paths:
             label += " 💾"
+        if diff is not None and change.label in diff.ignored:
+            label += f" ({html.escape(NOT_APPLIED)})"
         if one_sided:
             value = change.after if diff is not None and diff.status == "added" else change.before
             rows.append(f"| {label} | {_cell(value)} |")
@@ -147,7 +170,8 @@ def _markdown_files(files: list[FileDiff], *, detailed: bool) -> list[str]:
     counts = _counts(files)
     body = []
     for item in files:
-        body.append(f"- {_code(item.path)} ({item.status}{', binary' if item.binary else ''})")
+        flags = (", binary" if item.binary else "") + (f", {SECRET_CHANGED}" if item.secret_changed else "")
+        body.append(f"- {_code(item.path)} ({item.status}{flags})")
     if detailed:
         for item in files:
             if item.unified:
@@ -168,13 +192,19 @@ def _details(summary: str, body: list[str]) -> list[str]:
 
 def _impact(diff: ResourceDiff) -> str:
     marks = []
+    if diff.not_applied:
+        return f"**{html.escape(NOT_APPLIED)}**" + (" · protected" if diff.protected else "")
     if diff.replaces:
         marks.append(
             f"**{REPLACE_MARK}**" + (f" ({html.escape(diff.replace_note)})" if diff.replace_note else "")
         )
     if diff.data_volume:
         marks.append(f"**{DATA_MARK}**")
-    if diff.status == "changed" and not diff.replaces:
+    if diff.secret_changes:
+        marks.append(SECRET_CHANGED)
+    if diff.ignored:
+        marks.append(f"{len(diff.ignored)} change(s) {html.escape(NOT_APPLIED)}")
+    if diff.status == "changed" and not diff.replaces and len(diff.ignored) < len(diff.changes):
         marks.append("update in place")
     if diff.protected:
         marks.append("protected")
@@ -193,7 +223,14 @@ def _md_inline(text: str) -> str:
 def _cell(value: Any) -> str:
     if value is MISSING:
         return "_(absent)_"
+    if _is_placeholder(value):
+        return f"_{KNOWN_AFTER_APPLY}_"
     return _code(_short(value))
+
+
+def _is_placeholder(value: Any) -> bool:
+    """A value the offline render's mocks made up (an image id, a digest, an ARN)."""
+    return isinstance(value, str) and bool(_PLACEHOLDER.search(value))
 
 
 def _fence_safe(line: str) -> str:
@@ -209,19 +246,25 @@ def to_text(report: Report) -> str:
         if not stack.has_changes:
             continue
         lines += ["", f"== stack {stack.stack} ({stack.status})"]
+        lines += [f"{TEXT_DATA_MARK}: {finding}" for finding in stack.data_findings]
+        lines += [f"WARNING: {warning}" for warning in stack.warnings]
         for diff in stack.resources:
             marks = [TEXT_REPLACE_MARK if diff.replaces else "", TEXT_DATA_MARK if diff.data_volume else ""]
             flags = " ".join(mark for mark in marks if mark)
             lines.append(f"{_TEXT_STATUS[diff.status]} {diff.type} {diff.name}  {flags}".rstrip())
             if diff.data_volume:
                 lines.append(f"    {TEXT_DATA_MARK}: {_data_sentence(diff, markdown=False)}")
+            if diff.not_applied:
+                lines.append(f"    {NOT_APPLIED.replace('`', '')}")
+            for path in diff.secret_changes:
+                lines.append(f"    {path}: {TEXT_SECRET_CHANGED} (value not shown)")
             if diff.replaces:
                 lines.append(f"    {TEXT_REPLACE_MARK}: {_replace_sentence(diff, markdown=False)}")
             if diff.status == "changed":
                 for change in diff.changes[:MAX_ROWS]:
-                    lines.append(
-                        f"    {change.label}: {_text_value(change.before)} -> {_text_value(change.after)}"
-                    )
+                    note = f"  [{NOT_APPLIED.replace('`', '')}]" if change.label in diff.ignored else ""
+                    values = f"{_text_value(change.before)} -> {_text_value(change.after)}"
+                    lines.append(f"    {change.label}: {values}{note}")
                 if len(diff.changes) > MAX_ROWS:
                     lines.append(f"    ... {len(diff.changes) - MAX_ROWS} more")
         for change in stack.outputs:
@@ -229,7 +272,10 @@ def to_text(report: Report) -> str:
                 f"~ output {change.label}: {_text_value(change.before)} -> {_text_value(change.after)}"
             )
         for item in stack.files:
-            lines.append(f"{_TEXT_STATUS[item.status]} file {item.path}{' (binary)' if item.binary else ''}")
+            flags = (" (binary)" if item.binary else "") + (
+                f" ({TEXT_SECRET_CHANGED})" if item.secret_changed else ""
+            )
+            lines.append(f"{_TEXT_STATUS[item.status]} file {item.path}{flags}")
         for item in stack.files:
             if item.unified:
                 lines += ["", *item.unified]
@@ -244,6 +290,8 @@ _TEXT_STATUS = {"added": "+", "changed": "~", "removed": "-"}
 def _text_value(value: Any) -> str:
     if value is MISSING:
         return "(absent)"
+    if _is_placeholder(value):
+        return KNOWN_AFTER_APPLY
     if _is_text(value):
         return _text_summary(value)
     return _short(value)
@@ -261,8 +309,14 @@ def _stack_summary(stack: StackDiff, *, markdown: bool) -> str:
     data = sum(1 for diff in stack.resources if diff.data_volume)
     if replaced:
         parts.append(f"{replaced} {REPLACE_MARK if markdown else TEXT_REPLACE_MARK}")
+    data += len(stack.data_findings)
     if data:
         parts.append(f"{data} {DATA_MARK if markdown else TEXT_DATA_MARK}")
+    secrets = sum(1 for diff in stack.resources if diff.secret_changes)
+    if secrets:
+        parts.append(f"{secrets} {SECRET_CHANGED if markdown else TEXT_SECRET_CHANGED}")
+    if stack.warnings:
+        parts.append(f"{len(stack.warnings)} warning(s)")
     if stack.files:
         parts.append(f"{len(stack.files)} file(s)")
     if stack.outputs:
@@ -272,22 +326,39 @@ def _stack_summary(stack: StackDiff, *, markdown: bool) -> str:
 
 
 def _data_sentence(diff: ResourceDiff, *, markdown: bool) -> str:
+    """What happens to the data, in words that never contradict the options that protect it."""
     name = _code(diff.name) if markdown else diff.name
     what = f"{name} ({diff.type})"
     if diff.status == "removed":
-        verb = "is DELETED: its data is lost"
+        if diff.protected:
+            verb = "is removed from the program but PROTECTED: `pulumi up` fails instead of deleting it"
+        elif diff.retained:
+            verb = (
+                "is removed from the stack but KEPT (retainOnDelete): the data stays where it is, no "
+                "longer managed - delete it by hand or import it again"
+            )
+        else:
+            verb = "is DELETED: its data is lost"
     elif diff.status == "added":
         verb = "is created (new, empty)"
     elif diff.replaces and diff.type in DATA_VOLUME_TYPES:
         verb = "is REPLACED: the new volume starts empty"
-    else:
-        verb = "changes " + ", ".join(_code(p) if markdown else p for p in diff.data_paths or ["(inputs)"])
-    if diff.status != "added":
         if diff.protected:
-            verb += "; it is protected, so `pulumi up` refuses to delete it" if markdown else "; protected"
+            verb += "; the old one is protected, so `pulumi up` fails until protection is lifted"
         elif diff.retained:
-            verb += "; retainOnDelete keeps the old one in the cloud"
-    return f"{what} {verb}"
+            verb += "; the old one is kept (retainOnDelete) but stranded"
+        else:
+            verb += "; the old one and its data are deleted"
+    elif diff.data_paths:
+        verb = "changes " + ", ".join(_code(p) if markdown else p for p in diff.data_paths)
+    else:
+        verb = "" if diff.data_reasons else "changes (inputs)"
+    reasons = list(diff.data_reasons)
+    text = f"{what} {verb}".rstrip()
+    if reasons:
+        joined = "; ".join(_md_inline(reason) if markdown else reason for reason in reasons)
+        text = f"{text}: {joined}" if verb else f"{what}: {joined}"
+    return text
 
 
 def _replace_sentence(diff: ResourceDiff, *, markdown: bool) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 
 RESOURCES_FILE = "resources.json"
 OUTPUTS_FILE = "outputs.json"
+# Where each redacted value is, with its fingerprint (renders before it have none).
+SECRETS_FILE = "secrets.json"
 TREES = ("kubernetes", "ecs", "files")
 
 
@@ -49,6 +51,9 @@ class Render:
     resources: dict[str, Resource]
     outputs: dict[str, Any]
     files: dict[str, bytes] = field(repr=False)
+    # Resource key -> {input path: fingerprint}, and file path -> fingerprint, of redacted values.
+    secret_fingerprints: dict[str, dict[str, str]] = field(default_factory=dict)
+    file_fingerprints: dict[str, str] = field(default_factory=dict)
 
 
 def is_render(path: Path) -> bool:
@@ -81,27 +86,48 @@ def load_render(root: Path) -> Render:
         if path.is_file()
     }
     stack = document.get("stack")
+    by_identity = {
+        (resource.type, resource.name, resource.entry.get("parent")): key
+        for key, resource in resources.items()
+    }
+    secrets_path = root / SECRETS_FILE
+    secrets = _read_json(secrets_path) if secrets_path.is_file() else {}
+    secret_fingerprints: dict[str, dict[str, str]] = {}
+    for item in secrets.get("resources") or [] if isinstance(secrets, dict) else []:
+        owner = by_identity.get((item.get("type"), item.get("name"), item.get("parent")))
+        if owner is not None and isinstance(item.get("path"), str):
+            secret_fingerprints.setdefault(owner, {})[item["path"]] = str(item.get("fingerprint"))
+    file_fingerprints = secrets.get("files") if isinstance(secrets, dict) else None
     return Render(
         root=root,
         stack=stack if isinstance(stack, str) else root.name,
         resources=resources,
         outputs=outputs if isinstance(outputs, dict) else {},
         files=files,
+        secret_fingerprints=secret_fingerprints,
+        file_fingerprints=dict(file_fingerprints) if isinstance(file_fingerprints, dict) else {},
     )
 
 
 def load_side(root: Path) -> dict[str, Render]:
     """Renders under ``root`` by stack: ``root`` itself, or one subdirectory per stack.
 
-    An existing directory without any render is an empty set of stacks (a base commit that
-    could not render, or a repository that had no stacks yet).
+    An EMPTY directory is an empty set of stacks (a base commit that could not render, or a
+    repository that had no stacks yet); a directory with content but no render is an error: a
+    mistyped path must not read as "everything was added".
     """
     if not root.is_dir():
         raise RenderDirError(f"{root}: no such directory")
     if is_render(root):
         render = load_render(root)
         return {render.stack: render}
-    renders = [load_render(child) for child in sorted(root.iterdir()) if child.is_dir() and is_render(child)]
+    children = sorted(root.iterdir())
+    renders = [load_render(child) for child in children if child.is_dir() and is_render(child)]
+    if children and not renders:
+        raise RenderDirError(
+            f"{root}: is not a render (no {RESOURCES_FILE} in it or in a subdirectory per stack); "
+            "pass the directory `pyroscope-bundle render --out` wrote"
+        )
     return {render.stack: render for render in renders}
 
 
