@@ -70,7 +70,9 @@ def test_longer_retention_is_not_a_data_loss(tmp_path: Path) -> None:
 def test_shorter_bucket_expiry_is_marked(tmp_path: Path) -> None:
     def lifecycle(days: int) -> dict[str, Any]:
         rules = [{"id": "expire", "status": "Enabled", "expiration": {"days": days}}]
-        return resource("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "lc", {"rules": rules})
+        return resource(
+            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "lc", {"rules": rules}
+        )
 
     base = write_render(tmp_path / "base", [lifecycle(97)])
     head = write_render(tmp_path / "head", [lifecycle(8)])
@@ -101,7 +103,9 @@ def test_removing_a_namespace_is_marked_as_deleting_its_claims(tmp_path: Path) -
     ("before", "after", "words"),
     [("2.2.1", "1.21.1", "DOWNGRADE across major versions"), ("1.21.1", "2.2.1", "not queryable from 2.x")],
 )
-def test_versions_across_majors_are_data_findings(tmp_path: Path, before: str, after: str, words: str) -> None:
+def test_versions_across_majors_are_data_findings(
+    tmp_path: Path, before: str, after: str, words: str
+) -> None:
     base = _render(tmp_path, "base", "local", [f"server.version={before}"])
     head = _render(tmp_path, "head", "local", [f"server.version={after}"])
     stack = _stack(base, head)
@@ -157,7 +161,9 @@ def test_ignored_storage_size_change_is_marked_not_applied(tmp_path: Path) -> No
     assert not statefulset.replaces
     markdown = to_markdown(diff_dirs(base, head))
     assert NOT_APPLIED in markdown
-    assert "update in place" not in next(line for line in markdown.splitlines() if "pyroscope-statefulset" in line)
+    assert "update in place" not in next(
+        line for line in markdown.splitlines() if "pyroscope-statefulset" in line
+    )
 
 
 # --- lists by identity, placeholders --------------------------------------------------------
@@ -203,7 +209,7 @@ def test_removed_outputs_task_definitions_and_roles_warn(tmp_path: Path) -> None
 
 
 def test_a_secret_only_change_in_a_file_is_secret_changed(tmp_path: Path) -> None:
-    files = {"files/docker/grafana/run/secrets/password": "[secret]\n"}
+    files: dict[str, str | bytes] = {"files/docker/grafana/run/secrets/password": "[secret]\n"}
     base = write_render(tmp_path / "base", [], files)
     head = write_render(tmp_path / "head", [], files)
     for root, fingerprint in ((base, "aaaa"), (head, "bbbb")):

@@ -4,21 +4,52 @@ input that carries it (or a generated password) is a Pulumi secret."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
+import yaml
 from pulumi.runtime import rpc
+from pyroscope_bundle.cli import main as cli_main
 from pyroscope_bundle.config.loader import SECRET_KEYS
+from pyroscope_bundle.constants import REDACTED
 from pyroscope_bundle.render.command import render
+from pyroscope_bundle.review import diff_dirs, to_markdown, to_text
 
-from tests.harness import PROJECT_DIR, STACKS
+from tests.harness import PROJECT_DIR
 
 CANARY = "canary-3b9e41d7-secret-must-not-leak"
 # What the mocks return for generated passwords and bcrypt hashes (render/mocks.py).
 GENERATED_MARKERS = ("mock-password-", "mock-bcrypt-")
+# Every stack, and the modes each backend can run in: what the canary must never leak from.
+MODES: dict[str, tuple[str, list[str]]] = {
+    "local": ("local", []),
+    "local-gateway": ("local", ["server.gateway.enabled=true"]),
+    "staging": ("staging", []),
+    "staging-microservices": ("staging", ["server.kubernetes.mode=microservices"]),
+    "staging-grafana-api": ("staging", ["grafana.mode=api", "grafana.api.url=https://grafana.example.com"]),
+    "production": ("production", []),
+}
+# Users a secret could be paired with in a basic-auth header.
+USERS = ("pyroscope", "admin", "123456", "team-a")
+
+
+def leaked_forms(secret: str) -> set[str]:
+    """A secret in every encoding it could take in output: plain, base64, URL-encoded, and the
+    base64 ``user:password`` of a basic-auth header."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+    for raw in (secret, *(f"{user}:{secret}" for user in USERS)):
+        encoded = base64.b64encode(raw.encode()).decode()
+        forms |= {encoded, encoded.rstrip("=")}
+    return forms
+
+
+def leaks_in(text: str, secrets: list[str]) -> list[str]:
+    return sorted(form for secret in secrets for form in leaked_forms(secret) if form in text)
 
 
 def plain_occurrences(value: Any, needles: tuple[str, ...], path: str = "") -> list[str]:
@@ -38,10 +69,10 @@ def plain_occurrences(value: Any, needles: tuple[str, ...], path: str = "") -> l
     return []
 
 
-@pytest.fixture(scope="module", params=STACKS)
+@pytest.fixture(scope="module", params=sorted(MODES))
 def canary_render(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    stack: str = request.param
-    out = tmp_path_factory.mktemp("canary") / stack
+    stack, sets = MODES[request.param]
+    out = tmp_path_factory.mktemp("canary") / request.param
     records: list[logging.LogRecord] = []
 
     class Keep(logging.Handler):
@@ -54,7 +85,9 @@ def canary_render(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     try:
-        result = render(PROJECT_DIR, stack, out, secret_sets=[f"{key}={CANARY}" for key in SECRET_KEYS])
+        result = render(
+            PROJECT_DIR, stack, out, sets=sets, secret_sets=[f"{key}={CANARY}" for key in SECRET_KEYS]
+        )
     finally:
         root.removeHandler(handler)
         root.setLevel(previous)
@@ -62,10 +95,46 @@ def canary_render(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 
 
 def test_canary_is_nowhere_in_the_render_directory(canary_render):
-    _, out, _, _ = canary_render
+    _, out, result, _ = canary_render
+    secrets = [CANARY, *result.run.generated_secrets]
     for path in sorted(out.rglob("*")):
         if path.is_file():
-            assert CANARY not in path.read_text(errors="replace"), path
+            assert leaks_in(path.read_text(errors="replace"), secrets) == [], path
+
+
+def test_generated_files_holding_a_secret_stay_readable(canary_render):
+    """Redaction is value by value: a file that holds a secret still shows its other values."""
+    _, out, _, _ = canary_render
+    redacted = [
+        path
+        for path in sorted((out / "files").rglob("*"))
+        if path.is_file() and REDACTED in path.read_text() and path.read_text().strip() != REDACTED
+    ]
+    for path in redacted:
+        text = path.read_text()
+        if path.suffix in (".yaml", ".yml"):
+            assert yaml.safe_load(text), path
+        if path.name == "htpasswd":
+            assert all(line.endswith(f":{REDACTED}") for line in text.splitlines()), path
+
+
+def test_the_diff_and_the_cli_never_show_a_secret(canary_render, tmp_path, capfd):
+    """A rotated secret shows as "secret changed" in the diff and the CLI, never as a value."""
+    name, out, result, _ = canary_render
+    stack, sets = MODES[name]
+    rotated = "rotated-canary-71c0e5aa-secret"
+    head = tmp_path / "head"
+    cli_main(
+        ["render", "--stack", stack, "--out", str(head), "--project-dir", str(PROJECT_DIR)]
+        + [f"--set={assignment}" for assignment in sets]
+        + [f"--set-secret={key}={rotated}" for key in SECRET_KEYS]
+    )
+    report = diff_dirs(out, head)
+    output = to_markdown(report) + to_text(report)
+    cli_main(["diff", str(out), str(head)])
+    captured = capfd.readouterr()
+    secrets = [CANARY, rotated, *result.run.generated_secrets]
+    assert leaks_in(output + captured.out + captured.err, secrets) == []
 
 
 def test_canary_is_not_logged(canary_render, capfd):
@@ -108,7 +177,8 @@ FLOWS = {"local": CANARY, "production": CANARY, "staging": GENERATED_MARKERS[0]}
 
 def test_the_secrets_really_flowed_into_the_program(canary_render):
     """Guards the tests above: the secret did reach resources (wrapped), so absence means hygiene."""
-    stack, _, result, _ = canary_render
+    name, _, result, _ = canary_render
+    stack = MODES[name][0]
     carrying = [
         record.name
         for record in result.run.recording.resources

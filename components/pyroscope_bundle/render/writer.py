@@ -156,8 +156,10 @@ def kubernetes_file_name(manifest: dict[str, Any], *, patch: bool = False) -> st
     return f"{namespace}/{manifest['kind'].lower()}-{metadata.get('name', 'unnamed')}{suffix}"
 
 
-def ecs_register_request(inputs: dict[str, Any]) -> dict[str, Any]:
-    """A TaskDefinition's (plain) inputs as the ECS ``RegisterTaskDefinition`` request (camelCase)."""
+def ecs_register_request(resource: RecordedResource | dict[str, Any]) -> dict[str, Any]:
+    """A TaskDefinition (its record, or its plain inputs) as the ECS ``RegisterTaskDefinition``
+    request (camelCase)."""
+    inputs = resource if isinstance(resource, dict) else Redactor(None).plain(resource.inputs)
     request: dict[str, Any] = {key: inputs[key] for key in _ECS_REQUEST_FIELDS if key in inputs}
     definitions = inputs.get("containerDefinitions")
     request["containerDefinitions"] = (

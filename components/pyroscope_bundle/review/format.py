@@ -116,7 +116,12 @@ def _markdown_stack(stack: StackDiff, *, detailed: bool) -> list[str]:
         rows = [f"- {_code(key)}: {_code(path)}" for key, path in stack.secret_inputs[:MAX_ROWS]]
         if len(stack.secret_inputs) > MAX_ROWS:
             rows.append(f"- ... {len(stack.secret_inputs) - MAX_ROWS} more")
-        lines += ["", *_details(f"{len(stack.secret_inputs)} secret inputs (redacted; a changed value shows as secret changed)", rows)]
+        lines += [
+            "",
+            *_details(
+                f"{len(stack.secret_inputs)} secret inputs (redacted; a change shows as secret changed)", rows
+            ),
+        ]
     return lines
 
 
