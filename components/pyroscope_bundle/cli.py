@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path.cwd(),
         help="Project directory holding stacks/ and configs/ (default: current directory).",
     )
+    render.add_argument(
+        "--chart",
+        type=Path,
+        help="grafana/pyroscope chart archive or directory to expand (default: Helm's cache).",
+    )
     _add_review_commands(commands)
     _add_smoke_command(commands)
     return parser
@@ -128,7 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for stack in stacks:
             out = args.out / stack if len(stacks) > 1 else args.out
             status = max(
-                status, render_command(args.project_dir.resolve(), stack, out, args.set, args.set_secret)
+                status,
+                render_command(
+                    args.project_dir.resolve(), stack, out, args.set, args.set_secret, chart=args.chart
+                ),
             )
         return status
     if args.command in ("diff", "docs"):

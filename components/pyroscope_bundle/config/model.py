@@ -113,7 +113,9 @@ class HelmObjectStorage(Model):
     bucket_name: DnsLabel | None = Field(
         default=None, description="S3 bucket to create for profile blocks; null derives one from the stack."
     )
-    region: str = Field(default="us-east-1", description="AWS region of the bucket.")
+    region: str | None = Field(
+        default=None, description="AWS region of the bucket; null: the AWS provider's (aws:region)."
+    )
     irsa_role_arn: str | None = Field(
         default=None,
         description="IAM role for the Pyroscope service account (IRSA). Null: credentials from a Secret.",

@@ -9,6 +9,8 @@ from pathlib import Path
 import pulumi
 
 from pyroscope_bundle.config import ConfigError
+from pyroscope_bundle.render.chart import ChartError, ChartExpander, Expansion, report
+from pyroscope_bundle.render.mocks import BundleMocks, RecordingMonitor
 from pyroscope_bundle.render.output_dir import OutputDirError, check_output_dir, write_output
 from pyroscope_bundle.render.runner import ProgramRun, run_program
 from pyroscope_bundle.render.stackfile import StackConfig, StackFileError, apply_override, read_stack_file
@@ -23,6 +25,7 @@ class RenderError(Exception):
 class RenderResult:
     run: ProgramRun
     counts: dict[str, int]
+    charts: list[Expansion]
 
 
 def load_stack_config(project_dir: Path, stack: str, sets: list[str], secret_sets: list[str]) -> StackConfig:
@@ -37,19 +40,29 @@ def load_stack_config(project_dir: Path, stack: str, sets: list[str], secret_set
     return config
 
 
-def run_stack(project_dir: Path, stack: str, config: StackConfig) -> ProgramRun:
-    """Run the real program for ``stack`` under mocks; bad config raises :class:`RenderError`."""
+def run_stack(
+    project_dir: Path, stack: str, config: StackConfig, *, chart: Path | None = None
+) -> tuple[ProgramRun, list[Expansion]]:
+    """Run the real program for ``stack`` under mocks, expanding its Charts (from ``chart``, else
+    Helm's cache); bad config or a wrong chart raises :class:`RenderError`."""
     from pyroscope_bundle.program import main
 
+    monitor = RecordingMonitor(BundleMocks())
+    expander = ChartExpander(monitor.recording, chart)
+    monitor.on_record = expander.on_record
     try:
-        return run_program(
+        run = run_program(
             lambda: main(project_dir),
             stack=stack,
             config=config.values,
             secret_keys=sorted(config.secret_keys),
+            monitor=monitor,
         )
+        return run, expander.finish()
     except (pulumi.RunError, ConfigError) as error:
         raise RenderError(str(error)) from None
+    except ChartError as error:
+        raise RenderError(f"--chart: {error}") from None
 
 
 def render(
@@ -58,12 +71,15 @@ def render(
     out_dir: Path,
     sets: list[str] | None = None,
     secret_sets: list[str] | None = None,
+    *,
+    chart: Path | None = None,
 ) -> RenderResult:
+    """Render ``stack``; ``chart`` is the Helm chart archive or directory to expand (else Helm's cache)."""
     check_output_dir(out_dir, [project_dir, Path.cwd()])
     config = load_stack_config(project_dir, stack, sets or [], secret_sets or [])
-    run = run_stack(project_dir, stack, config)
+    run, charts = run_stack(project_dir, stack, config, chart=chart)
     counts = write_output(out_dir, lambda staging: write_render(run, staging, stack, config.atoms))
-    return RenderResult(run=run, counts=counts)
+    return RenderResult(run=run, counts=counts, charts=charts)
 
 
 def summary(stack: str, out_dir: Path, result: RenderResult) -> str:
@@ -82,12 +98,19 @@ def summary(stack: str, out_dir: Path, result: RenderResult) -> str:
 
 
 def render_command(
-    project_dir: Path, stack: str, out_dir: Path, sets: list[str], secret_sets: list[str]
+    project_dir: Path,
+    stack: str,
+    out_dir: Path,
+    sets: list[str],
+    secret_sets: list[str],
+    *,
+    chart: Path | None = None,
 ) -> int:
     try:
-        result = render(project_dir, stack, out_dir, sets, secret_sets)
+        result = render(project_dir, stack, out_dir, sets, secret_sets, chart=chart)
     except (RenderError, OutputDirError) as error:
         print(f"error: stack {stack}: {error}", file=sys.stderr)
         return 2
+    report(result.charts)
     print(summary(stack, out_dir, result))
     return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,12 +41,18 @@ class RecordedResource:
     options: dict[str, Any]
     dependency_urns: list[str]
     inputs: dict[str, Any]
+    # The resource's own transforms (the engine also runs them on its children, e.g. a Chart's).
+    transforms: list[Any] = field(default_factory=list)
+    # What the render adds about the resource (e.g. whether a Chart was expanded).
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class Recording:
     resources: list[RecordedResource] = field(default_factory=list)
     logs: list[tuple[str, str]] = field(default_factory=list)
+    # The registered stack transforms (the render runs them on expanded chart objects too).
+    stack_transforms: list[Any] = field(default_factory=list)
 
 
 def placeholder(kind: str, name: str) -> str:
@@ -162,9 +169,11 @@ class RecordingMonitor(MockMonitor):
 
     def __init__(self, mocks: Mocks) -> None:
         super().__init__(mocks)
-        self.recording = Recording()
+        self.recording = Recording(stack_transforms=self._stack_transforms)
         self.stack_outputs: dict[str, Any] = {}
         self._lock = threading.Lock()
+        # Called with each record while the program runs (the render expands Charts there).
+        self.on_record: Callable[[RecordedResource], None] | None = None
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         if request.type == "pulumi:pulumi:Stack":
@@ -202,7 +211,10 @@ class RecordingMonitor(MockMonitor):
             options=options,
             dependency_urns=list(request.dependencies),
             inputs=deserialize_exact(request.object),
+            transforms=own,
         )
         with self._lock:
             self.recording.resources.append(record)
+        if self.on_record is not None:
+            self.on_record(record)
         return response

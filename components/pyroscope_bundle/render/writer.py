@@ -124,7 +124,7 @@ def _resource_entry(
 ) -> dict[str, Any]:
     options = dict(record.options)
     options["dependsOn"] = sorted(names.get(urn, urn) for urn in record.dependency_urns)
-    return {
+    entry = {
         "type": record.type,
         "name": record.name,
         "parent": names.get(record.parent_urn) if record.parent_urn else None,
@@ -132,6 +132,9 @@ def _resource_entry(
         "options": options,
         "inputs": inputs,
     }
+    if record.notes:
+        entry["render"] = plain(record.notes)
+    return entry
 
 
 def kubernetes_manifest(

@@ -11,6 +11,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
+import re
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -19,7 +22,8 @@ from pulumi_kubernetes.helm import v4 as helm_v4
 from pulumi_kubernetes.networking import v1 as networking_v1
 
 from pyroscope_bundle import constants
-from pyroscope_bundle.config import BundleConfig
+from pyroscope_bundle.config import BundleConfig, ConfigError
+from pyroscope_bundle.config.errors import Problem, key_path
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
 from pyroscope_bundle.server import k8s_manifests as manifests
 from pyroscope_bundle.server.kubernetes import (
@@ -48,6 +52,33 @@ QUERY_COMPONENT = "query-frontend"
 # Chart 2.2.1 runs the metastore without a volume; its raft log must survive restarts
 # (raftnode: "It must be a persistent directory").
 PERSISTENT_COMPONENTS = ("metastore", "segment-writer")
+# CPU limits per v2 component (the chart sets memory limits only); each is at least its request
+# in the chart's values.yaml (architecture.microservices.v2.<component>.resources.requests.cpu).
+COMPONENT_CPU_LIMITS = {
+    "distributor": "2",
+    "query-frontend": "1",
+    "query-backend": "2",
+    "segment-writer": "2",
+    "compaction-worker": "2",
+    "metastore": "2",
+    "tenant-settings": "500m",
+    "ad-hoc-profiles": "500m",
+    "admin": "500m",
+}
+# Static S3 keys reach the pods as an AWS shared-credentials FILE, never as env values: with no
+# access key in the config, the S3 client's chain is env, then AWS_SHARED_CREDENTIALS_FILE, then
+# IAM (thanos-io/objstore providers/s3/s3.go NewBucketWithConfig, used by grafana/pyroscope
+# pkg/objstore/providers/s3).
+CREDENTIALS_KEY = "credentials"
+CREDENTIALS_VOLUME = "s3-credentials"
+CREDENTIALS_DIR = "/etc/pyroscope/aws"
+# Where the v2 storage keeps profile data in the bucket (grafana/pyroscope pkg/block/block.go and
+# object.go: segments/<shard>/anonymous/..., blocks/<shard>/<tenant>/..., dlq/<shard>/...). The
+# same bucket holds tenant settings (tenant_settings.json) and recording rules (settings/...),
+# which must never expire.
+PROFILE_DATA_PREFIXES = ("blocks/", "segments/", "dlq/")
+# S3 bucket_prefix: lowercase letters, digits, hyphens; at most 37 characters (AWS appends 26).
+BUCKET_PREFIX_MAX = 37
 
 
 def component_url(component: str, namespace: str) -> str:
@@ -59,20 +90,90 @@ def s3_endpoint(region: str) -> str:
     return f"s3.{region}.amazonaws.com"
 
 
+def bucket_prefix(stack: str) -> str:
+    """``pyroscope-<stack>-`` made valid for S3 whatever the stack is called (case, ``_``, length)."""
+    cleaned = re.sub(r"[^a-z0-9-]+", "-", stack.lower()).strip("-") or "stack"
+    room = BUCKET_PREFIX_MAX - len("pyroscope--")
+    return f"pyroscope-{cleaned[:room].rstrip('-')}-"
+
+
+def bucket_region(
+    configured: str | None, aws_region: str | None, env: Mapping[str, str] | None = None
+) -> str:
+    """The bucket's region: the configured one, else the AWS provider's (``aws:region``, then
+    ``AWS_REGION``/``AWS_DEFAULT_REGION`` as the provider reads them). Never a silent us-east-1."""
+    env = os.environ if env is None else env
+    region = configured or aws_region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise ConfigError([
+            Problem(
+                key_path("server", "kubernetes", "helm", "objectStorage", "region"),
+                "is not set and neither is aws:region; set one of them (e.g. eu-west-1)",
+                has_value=False,
+            )
+        ])  # fmt: skip
+    return region
+
+
+def lifecycle_rules(config: BundleConfig) -> list[dict[str, Any]]:
+    """One expiry rule per profile-data prefix; tenant settings and recording rules never expire."""
+    days = bucket_expiry_days(config)
+    return [
+        {
+            "id": f"expire-{prefix.rstrip('/')}-after-retention",
+            "status": "Enabled",
+            "filter": {"prefix": prefix},
+            "expiration": {"days": days},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+        }
+        for prefix in PROFILE_DATA_PREFIXES
+    ]
+
+
+def credentials_file(access_key_id: str, secret_access_key: str) -> str:
+    """The AWS shared-credentials file (profile ``default``) the S3 client reads."""
+    return f"[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {secret_access_key}\n"
+
+
+def protect_data_holders(protect: bool) -> pulumi.ResourceTransform:
+    """A transform for the Chart: ``protect`` on the StatefulSets that own volume claims (the
+    metastore's raft state), not on every chart object as the Chart's own ``protect`` would."""
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        if args.type_ != "kubernetes:apps/v1:StatefulSet" or not protect:
+            return None
+        spec = args.props.get("spec")
+        if not isinstance(spec, Mapping) or not spec.get("volumeClaimTemplates"):
+            return None
+        return pulumi.ResourceTransformResult(
+            props=args.props,
+            opts=pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(protect=True)),
+        )
+
+    return transform
+
+
 def helm_values(
-    config: BundleConfig, bucket_name: pulumi.Input[str], *, credentials_secret: str | None = None
+    config: BundleConfig,
+    bucket_name: pulumi.Input[str],
+    *,
+    region: str,
+    credentials_secret: str | None = None,
 ) -> dict[str, Any]:
     """Values for the grafana/pyroscope chart: microservices on the v2 storage, S3, retention, PVCs.
 
     Credentials: IRSA (``irsa_role_arn``: the chart's ServiceAccount is annotated, the AWS client
-    chain picks up the web identity) or ``credentials_secret``, a Secret whose
-    ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` keys become env vars. No key is ever a value.
+    chain picks up the web identity) or ``credentials_secret``, a Secret holding an AWS
+    shared-credentials file, mounted read-only. No key is ever a value or an env variable.
     """
     server = config.server
     helm = server.kubernetes.helm
     storage = helm.object_storage
+    # The chart merges ``pyroscope.persistence`` into every component, and a Deployment with it
+    # enabled mounts a claim ``<component>-data`` that no template creates (its pods stay Pending):
+    # the shared block only carries the claim's shape, each stateful component switches it on.
     persistence: dict[str, Any] = {
-        "enabled": True,
+        "enabled": False,
         "accessModes": ["ReadWriteOnce"],
         "size": helm.volume_size.text,
     }
@@ -88,7 +189,13 @@ def helm_values(
         "extraArgs": {"log.level": "info"},
         "serviceAccount": service_account,
         "persistence": persistence,
-        "components": {name: {"persistence": {"enabled": True}} for name in PERSISTENT_COMPONENTS},
+        "components": {
+            name: {
+                **({"persistence": {"enabled": True}} if name in PERSISTENT_COMPONENTS else {}),
+                "resources": {"limits": {"cpu": cpu}},
+            }
+            for name, cpu in COMPONENT_CPU_LIMITS.items()
+        },
         "podSecurityContext": manifests.pod_security_context(),
         "securityContext": manifests.container_security_context(),
         # Writable scratch for the read-only root filesystem (compaction-worker temp files).
@@ -100,8 +207,8 @@ def helm_values(
                 "backend": "s3",
                 "s3": {
                     "bucket_name": bucket_name,
-                    "region": storage.region,
-                    "endpoint": s3_endpoint(storage.region),
+                    "region": region,
+                    "endpoint": s3_endpoint(region),
                 },
             },
             # Version-aware, the same keys as the single binary (2.x: limits.retention_period).
@@ -109,7 +216,13 @@ def helm_values(
         },
     }
     if credentials_secret is not None:
-        pyroscope["extraEnvFrom"] = [{"secretRef": {"name": credentials_secret}}]
+        pyroscope["extraVolumes"].append(
+            {"name": CREDENTIALS_VOLUME, "secret": {"secretName": credentials_secret, "defaultMode": 0o440}}
+        )
+        pyroscope["extraVolumeMounts"].append(
+            {"name": CREDENTIALS_VOLUME, "mountPath": CREDENTIALS_DIR, "readOnly": True}
+        )
+        pyroscope["extraEnvVars"] = {"AWS_SHARED_CREDENTIALS_FILE": f"{CREDENTIALS_DIR}/{CREDENTIALS_KEY}"}
     return {
         "architecture": {"microservices": {"enabled": True}, "storage": {"v1": False, "v2": True}},
         "pyroscope": pyroscope,
@@ -172,20 +285,22 @@ class HelmPyroscope(pulumi.ComponentResource):
         in_namespace = [created_namespace] if created_namespace is not None else []
         tags = {"environment": config.stack, constants.LABEL_MANAGED_BY: constants.MANAGED_BY}
 
+        region = bucket_region(storage.region, pulumi.Config("aws").get("region"))
         bucket = s3.Bucket(
             f"{RELEASE}-bucket",
             bucket=storage.bucket_name,
-            bucket_prefix=None if storage.bucket_name else f"pyroscope-{config.stack}-",
-            region=storage.region,
+            bucket_prefix=None if storage.bucket_name else bucket_prefix(config.stack),
+            region=region,
             force_destroy=False,
             tags=tags,
             opts=data_options(config, self),
         )
-        bucket_child = pulumi.ResourceOptions(parent=bucket)
+        # Retained with the bucket: a destroy must not leave it public or without expiry.
+        bucket_child = pulumi.ResourceOptions(parent=bucket, retain_on_delete=True)
         s3.BucketPublicAccessBlock(
             f"{RELEASE}-bucket-public-access-block",
             bucket=bucket.id,
-            region=storage.region,
+            region=region,
             block_public_acls=True,
             block_public_policy=True,
             ignore_public_acls=True,
@@ -195,7 +310,7 @@ class HelmPyroscope(pulumi.ComponentResource):
         s3.BucketServerSideEncryptionConfiguration(
             f"{RELEASE}-bucket-encryption",
             bucket=bucket.id,
-            region=storage.region,
+            region=region,
             rules=[
                 {
                     "apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"},
@@ -207,16 +322,8 @@ class HelmPyroscope(pulumi.ComponentResource):
         s3.BucketLifecycleConfiguration(
             f"{RELEASE}-bucket-lifecycle",
             bucket=bucket.id,
-            region=storage.region,
-            rules=[
-                {
-                    "id": "expire-after-retention",
-                    "status": "Enabled",
-                    "filter": {"prefix": ""},
-                    "expiration": {"days": bucket_expiry_days(config)},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                }
-            ],
+            region=region,
+            rules=lifecycle_rules(config),
             opts=bucket_child,
         )
         policy_document = bucket.arn.apply(bucket_access_policy)
@@ -247,6 +354,10 @@ class HelmPyroscope(pulumi.ComponentResource):
                 f"{RELEASE}-bucket-key", user=user.name, opts=pulumi.ResourceOptions(parent=user)
             )
             credentials_secret = CREDENTIALS_SECRET
+            # Secret as a whole: the key id's secretness spreads to the file through apply.
+            shared_file = pulumi.Output.all(pulumi.Output.secret(key.id), key.secret).apply(
+                lambda keys: credentials_file(str(keys[0]), str(keys[1]))
+            )
             core_v1.Secret(
                 f"{CREDENTIALS_SECRET}-secret",
                 metadata={
@@ -255,10 +366,7 @@ class HelmPyroscope(pulumi.ComponentResource):
                     "labels": manifests.labels("object-storage", RELEASE),
                 },
                 type="Opaque",
-                string_data={
-                    "AWS_ACCESS_KEY_ID": pulumi.Output.secret(key.id),
-                    "AWS_SECRET_ACCESS_KEY": pulumi.Output.secret(key.secret),
-                },
+                string_data={CREDENTIALS_KEY: shared_file},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=in_namespace),
             )
 
@@ -293,10 +401,14 @@ class HelmPyroscope(pulumi.ComponentResource):
             repository_opts={"repo": constants.PYROSCOPE_HELM_REPOSITORY},
             name=RELEASE,
             namespace=namespace,
-            values=helm_values(config, bucket.bucket, credentials_secret=credentials_secret),
-            # Its StatefulSets' PVCs hold the metastore's raft state (the index of the bucket).
+            values=helm_values(config, bucket.bucket, credentials_secret=credentials_secret, region=region),
+            # Not protect=...: it would propagate to every chart object (an upgrade that replaces
+            # a Service would then fail). Only the StatefulSets whose PVCs hold the metastore's
+            # raft state (the index of the bucket) are protected.
             opts=pulumi.ResourceOptions(
-                parent=self, protect=server.protect, depends_on=[*in_namespace, bucket]
+                parent=self,
+                depends_on=[*in_namespace, bucket],
+                transforms=[protect_data_holders(server.protect)],
             ),
         )
         self.bucket_name = bucket.bucket
