@@ -16,7 +16,7 @@ from pulumi.runtime import rpc
 
 from pyroscope_bundle.constants import REDACTED
 from pyroscope_bundle.render.mocks import RecordedResource
-from pyroscope_bundle.render.redact import Redactor
+from pyroscope_bundle.render.redact import Redactor, plain
 from pyroscope_bundle.render.runner import ProgramRun
 from pyroscope_bundle.render.secrets import SecretAtoms
 
