@@ -104,7 +104,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str, str]] = [
         {"server": {"multitenancy": "yes-please"}},
         {},
         "pyroscope:server.multitenancy",
-        "valid boolean",
+        "is not a boolean; use true or false",
     ),
     (
         "publish-address",
@@ -143,9 +143,9 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str, str]] = [
     ),
     (
         "memory-floor",
-        {"server": {"resources": {"limits": {"memory": "128Mi"}}}},
+        {"server": {"resources": {"requests": {"memory": "128Mi"}}}},
         {},
-        "pyroscope:server.resources.limits.memory",
+        "pyroscope:server.resources.requests.memory",
         "below 256Mi",
     ),
     (
@@ -298,7 +298,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str, str]] = [
     ),
     (
         "service-duplicate",
-        {"services": [svc(), svc()]},
+        {"services": [svc(), svc()], "target": EXTERNAL},
         {},
         "pyroscope:services[1].name",
         "duplicate of pyroscope:services[0].name",
@@ -346,7 +346,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str, str]] = [
     ),
     (
         "dotnet-sample-rate",
-        {"services": [svc(runtime="dotnet", sampleRate=250)]},
+        {"services": [svc(runtime="dotnet", sampleRate=250)], "target": EXTERNAL},
         {},
         "pyroscope:services[0].sampleRate",
         "cannot be set for runtime dotnet",
@@ -379,7 +379,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str, str]] = [
     ),
     (
         "k8s-without-namespace",
-        {"services": [svc(kubernetes={})]},
+        {"services": [svc(kubernetes={})], "target": EXTERNAL},
         {},
         "pyroscope:services[0].kubernetes.namespace",
         "is required for platform kubernetes",
@@ -410,14 +410,14 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str, str]] = [
         {"services": [svc(tags={"team": 5})]},
         {},
         "pyroscope:services[0].tags.team",
-        "valid string",
+        "is a number where text is meant; quote it",
     ),
     (
         "service-enabled-bool",
         {"services": [svc(enabled="maybe")]},
         {},
         "pyroscope:services[0].enabled",
-        "valid boolean",
+        "is not a boolean; use true or false",
     ),
     (
         "service-typo",

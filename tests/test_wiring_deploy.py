@@ -218,7 +218,7 @@ def test_iam_policy_grants_exactly_the_secret_to_the_execution_roles(every_runti
 
 def test_existing_secrets_kms_key_and_named_execution_role():
     existing_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shared/profiling-XyZ123"
-    kms = "arn:aws:kms:eu-west-1:123456789012:key/1111-2222"
+    kms = "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555"
     existing = {
         "awsSecretArn": existing_arn,
         "kmsKeyArn": kms,
@@ -258,7 +258,7 @@ def test_existing_secrets_kms_key_and_named_execution_role():
 
 
 def test_created_secret_uses_the_customer_managed_key():
-    kms = "arn:aws:kms:eu-west-1:123456789012:key/3333"
+    kms = "arn:aws:kms:eu-west-1:123456789012:key/33333333-3333-3333-3333-333333333333"
     deployed = deploy([ecs("payments-api", "python")], {**CLOUD, "existingSecrets": {"kmsKeyArn": kms}})
     assert deployed.one("aws:secretsmanager/secret:Secret").inputs["kmsKeyId"] == kms
     actions = [
@@ -304,7 +304,7 @@ def test_self_target_without_push_endpoint_wires_nothing(tmp_path):
     from pyroscope_bundle.config import load_config
     from pyroscope_bundle.wiring import deploy_wiring, resolve_target
 
-    config = load_config({"services": [k8s("checkout", "java")]}, "test")
+    config = load_config({"server": {"backend": "kubernetes"}, "services": [k8s("checkout", "java")]}, "test")
     assert config.target.kind == "self"
     assert resolve_target(config, None, None) is None
     assert deploy_wiring(config, None, tmp_path) == {}

@@ -90,6 +90,9 @@ GRAFANA_ADMIN_PASSWORD_FILE: Final = "/run/secrets/grafana-admin-password"
 # --- Kubernetes -------------------------------------------------------------------------------
 # Label keys set on everything the bundle creates (recommended app.kubernetes.io labels).
 LABEL_NAME: Final = "app.kubernetes.io/name"
+# Every workload the bundle runs in its Kubernetes namespace is named this or starts with it and
+# a '-' (the server StatefulSet, the gateway, the Helm release's components).
+KUBERNETES_WORKLOAD_PREFIX: Final = "pyroscope"
 LABEL_INSTANCE: Final = "app.kubernetes.io/instance"
 LABEL_COMPONENT: Final = "app.kubernetes.io/component"
 LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"

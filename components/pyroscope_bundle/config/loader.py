@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 from pyroscope_bundle import constants
 from pyroscope_bundle.config.errors import ConfigError, Problem, key_path
 from pyroscope_bundle.config.model import BundleConfig
+from pyroscope_bundle.config.structure import check_structure
 from pyroscope_bundle.config.types import version_tuple
 
 STRUCTURED_KEYS = ("server", "grafana", "target", "services")
@@ -43,13 +44,22 @@ def load_config(raw: Mapping[str, Any], stack: str, project_root: Path | None = 
     if problems:
         raise ConfigError(problems)
     try:
-        config = BundleConfig.model_validate(data)
+        # The model runs cross_check itself (a config built in Python is checked the same way).
+        return BundleConfig.model_validate(data, context={"project_root": project_root})
     except ValidationError as error:
-        raise ConfigError([_problem(detail) for detail in error.errors()]) from None
-    problems = cross_check(config, project_root)
-    if problems:
-        raise ConfigError(problems)
-    return config
+        raise ConfigError(problems_of(error)) from None
+
+
+def problems_of(error: ValidationError) -> list[Problem]:
+    """One :class:`Problem` per bad value: field errors, and the model's cross-section problems."""
+    problems: list[Problem] = []
+    for detail in error.errors():
+        nested = detail.get("ctx", {}).get("error")
+        if isinstance(nested, ConfigError):
+            problems += nested.problems
+        else:
+            problems.append(_problem(detail))
+    return problems
 
 
 def _problem(detail: ErrorDetails) -> Problem:
@@ -68,6 +78,12 @@ def _problem(detail: ErrorDetails) -> Problem:
         message = "is not a mapping of settings; see docs/configuration.md for the keys"
     elif kind == "list_type":
         message = "is not a list"
+    elif kind == "string_type" and isinstance(detail.get("input"), int | float):
+        message = 'is a number where text is meant; quote it in the stack file (e.g. "5")'
+    elif kind in ("int_type", "int_parsing") and isinstance(detail.get("input"), bool | str):
+        message = "is not a whole number; give a number such as 4040 (not true/false, not quoted)"
+    elif kind in ("bool_type", "bool_parsing"):
+        message = "is not a boolean; use true or false (not quoted)"
     else:
         message = f"is not allowed: {detail['msg'][0].lower()}{detail['msg'][1:]}"
     return Problem(path, message, detail.get("input"))
@@ -242,6 +258,7 @@ def cross_check(config: BundleConfig, project_root: Path | None = None) -> list[
             )
         )
 
+    problems += check_structure(config)
     problems += _check_datasource_uids(config)
     problems += _check_target(config)
     problems += _check_services(config, project_root)

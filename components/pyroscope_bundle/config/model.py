@@ -8,21 +8,38 @@ generated from them (``pyroscope-bundle docs``).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic.alias_generators import to_camel
 from pyroscope_bundle_runtime.contract import JAVA_DEFAULT_AGENT_PATH
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.config.types import (
+    AwsRegion,
+    BasicAuthUser,
     CpuField,
     DnsLabel,
+    DnsSubdomain,
     DockerName,
+    DockerNetworkName,
     DurationField,
+    EcsContainerName,
+    EcsUnits,
+    HostName,
     HttpUrl,
+    IamRole,
+    IamRoleArn,
     IPv4,
+    KmsKeyArn,
+    LabelKey,
+    LabelValue,
+    PlainText,
+    S3Bucket,
+    SecretArn,
     SizeField,
+    TenantId,
     Version,
     parse_duration,
     parse_size,
@@ -34,9 +51,14 @@ ProfileType = Literal["cpu", "wall", "alloc", "lock", "heap", "exceptions", "gor
 
 
 class Model(BaseModel):
-    """Base for every config section: camelCase keys as in Pulumi stack files, no unknown keys."""
+    """Base for every config section: camelCase keys as in Pulumi stack files, no unknown keys.
+
+    Strict: ``true`` is never a port, ``"yes"`` never a boolean, ``5`` never a string (ids that
+    are numbers convert explicitly in their validators).
+    """
 
     model_config = ConfigDict(
+        strict=True,
         extra="forbid",
         alias_generator=to_camel,
         populate_by_name=True,
@@ -53,7 +75,7 @@ class Storage(Model):
         default=parse_size("10Gi"),
         description="Size of the data volume (Kubernetes PVC). At least 1Gi; see docs/sizing.md.",
     )
-    storage_class: str | None = Field(
+    storage_class: DnsSubdomain | None = Field(
         default=None, description="Kubernetes StorageClass of the data volume; null uses the cluster default."
     )
 
@@ -86,7 +108,9 @@ class DockerServer(Model):
         ),
     )
     host_port: int = Field(default=constants.PYROSCOPE_HTTP_PORT, ge=1, le=65535, description="Host port.")
-    network_name: DnsLabel = Field(default="pyroscope", description="User-defined bridge network name.")
+    network_name: DockerNetworkName = Field(
+        default="pyroscope", description="User-defined bridge network name."
+    )
     volume_name: DockerName = Field(
         default="pyroscope-data", description="Named Docker volume that holds the profiling data."
     )
@@ -94,7 +118,7 @@ class DockerServer(Model):
 
 class AllowedClient(Model):
     namespace: DnsLabel = Field(description="Namespace whose pods may reach Pyroscope.")
-    pod_labels: dict[str, str] = Field(
+    pod_labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict, description="Only pods with these labels (empty: every pod of the namespace)."
     )
 
@@ -104,19 +128,21 @@ class Ingress(Model):
         default=False,
         description="Expose Pyroscope through an Ingress. Off: the OSS server has no authentication.",
     )
-    host: str | None = Field(default=None, description="Ingress host name (required when enabled).")
-    class_name: str | None = Field(default=None, description="IngressClass name.")
-    tls_secret_name: str | None = Field(default=None, description="TLS Secret for the host.")
+    host: HostName | None = Field(
+        default=None, description="Ingress host name, e.g. profiles.example.com (required when enabled)."
+    )
+    class_name: DnsSubdomain | None = Field(default=None, description="IngressClass name.")
+    tls_secret_name: DnsSubdomain | None = Field(default=None, description="TLS Secret for the host.")
 
 
 class HelmObjectStorage(Model):
-    bucket_name: DnsLabel | None = Field(
+    bucket_name: S3Bucket | None = Field(
         default=None, description="S3 bucket to create for profile blocks; null derives one from the stack."
     )
-    region: str | None = Field(
+    region: AwsRegion | None = Field(
         default=None, description="AWS region of the bucket; null: the AWS provider's (aws:region)."
     )
-    irsa_role_arn: str | None = Field(
+    irsa_role_arn: IamRoleArn | None = Field(
         default=None,
         description="IAM role for the Pyroscope service account (IRSA). Null: credentials from a Secret.",
     )
@@ -213,7 +239,7 @@ class Server(Model):
 
 
 class Datasource(Model):
-    name: str = Field(default="Pyroscope", min_length=1, description="Datasource name shown in Grafana.")
+    name: PlainText = Field(default="Pyroscope", description="Datasource name shown in Grafana.")
     uid: DnsLabel = Field(default="pyroscope", description="Stable datasource uid (dashboards link to it).")
     is_default: bool = Field(default=False, description="Make it Grafana's default datasource.")
     min_step: DurationField = Field(default=parse_duration("15s"), description="jsonData.minStep.")
@@ -234,8 +260,8 @@ class DockerGrafana(Model):
 
 class Sidecar(Model):
     namespace: DnsLabel = Field(default="monitoring", description="Namespace of the Grafana Helm release.")
-    label: str = Field(default=constants.GRAFANA_SIDECAR_LABEL, description="Label the sidecar watches.")
-    label_value: str = Field(default=constants.GRAFANA_SIDECAR_LABEL_VALUE, description="Its value.")
+    label: LabelKey = Field(default=constants.GRAFANA_SIDECAR_LABEL, description="Label the sidecar watches.")
+    label_value: LabelValue = Field(default=constants.GRAFANA_SIDECAR_LABEL_VALUE, description="Its value.")
 
 
 class GrafanaApi(Model):
@@ -276,11 +302,11 @@ class Grafana(Model):
 
 
 class ExistingSecrets(Model):
-    aws_secret_arn: str | None = Field(
+    aws_secret_arn: SecretArn | None = Field(
         default=None,
         description="Existing Secrets Manager secret (JSON) holding the credentials; null creates one.",
     )
-    kms_key_arn: str | None = Field(
+    kms_key_arn: KmsKeyArn | None = Field(
         default=None, description="Customer-managed KMS key of that secret (adds kms:Decrypt)."
     )
     kubernetes_secret_name: DnsLabel | None = Field(
@@ -293,7 +319,7 @@ class ExistingSecrets(Model):
     )
     aws_secret_json_key: str = Field(
         default="password",
-        min_length=1,
+        pattern=r"^[-._a-zA-Z0-9]+$",
         description="JSON key of the password in the Secrets Manager secret (valueFrom `<arn>:<key>::`).",
     )
 
@@ -307,11 +333,11 @@ class Target(Model):
         ),
     )
     url: HttpUrl | None = Field(default=None, description="Server address (required unless kind=self).")
-    basic_auth_user: str | None = Field(
+    basic_auth_user: BasicAuthUser | None = Field(
         default=None,
         description="Basic-auth user (Grafana Cloud: the stack's numeric user id); password is authToken.",
     )
-    tenant_id: str | None = Field(
+    tenant_id: TenantId | None = Field(
         default=None, description="X-Scope-OrgID tenant (multi-tenant servers only; not Grafana Cloud)."
     )
     existing_secrets: ExistingSecrets = Field(
@@ -354,12 +380,16 @@ class EcsService(Model):
     family: DnsLabel | None = Field(
         default=None, description="Task definition family; null: the service name."
     )
-    cpu: str = Field(default="256", description="Task CPU units (Fargate).")
-    memory: str = Field(default="512", description="Task memory in MiB (Fargate).")
-    execution_role_name: str | None = Field(
+    cpu: EcsUnits = Field(
+        default="256", description="Task CPU units (Fargate: 256, 512, 1024, 2048, 4096, 8192, 16384)."
+    )
+    memory: EcsUnits = Field(
+        default="512", description="Task memory in MiB (a Fargate combination with cpu, e.g. 512 for 256)."
+    )
+    execution_role_name: IamRole | None = Field(
         default=None, description="Existing task execution role to grant the secret to; null creates one."
     )
-    containers: list[str] = Field(
+    containers: list[EcsContainerName] = Field(
         default_factory=list, description="Containers to wire; empty: every container."
     )
     overwrite_environment: bool = Field(
@@ -376,10 +406,10 @@ class Service(Model):
     platform: Platform = Field(description="kubernetes (a Deployment) or ecs (a task definition).")
     runtime: Runtime = Field(description="Language runtime: java, dotnet, nodejs, python, go or ruby.")
     enabled: bool = Field(default=True, description="Profile this service.")
-    application_name: str | None = Field(
+    application_name: PlainText | None = Field(
         default=None, description="Pyroscope application name; null: the service name."
     )
-    version: str | None = Field(default=None, description="Value of the `version` tag.")
+    version: PlainText | None = Field(default=None, description="Value of the `version` tag.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra static tags.")
     sample_rate: int = Field(default=100, ge=1, le=1000, description="Samples per second (Hz).")
     profile_types: list[ProfileType] = Field(
@@ -409,6 +439,19 @@ class BundleConfig(Model):
     target: Target = Field(default_factory=Target)
     services: list[Service] = Field(default_factory=list)
     auth_token_set: bool = Field(default=False, description="Whether pyroscope:authToken is set.")
+
+    @model_validator(mode="after")
+    def _check_across_sections(self, info: ValidationInfo) -> BundleConfig:
+        """Cross-section rules and collisions, so a config built in Python is checked like a
+        stack file. ``context={"project_root": Path}`` also checks the files it names."""
+        from pyroscope_bundle.config.errors import ConfigError
+        from pyroscope_bundle.config.loader import cross_check  # the loader imports this module
+
+        root = (info.context or {}).get("project_root")
+        problems = cross_check(self, Path(root) if root is not None else None)
+        if problems:
+            raise ConfigError(problems)
+        return self
 
     @property
     def grafana_mode(self) -> str:

@@ -14,18 +14,18 @@ from urllib.parse import urlsplit
 from pydantic import BeforeValidator, PlainSerializer
 
 _DURATION_UNITS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
-_DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_QUANTITY_RE = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+_DURATION_RE = re.compile(r"(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", re.ASCII)
+_QUANTITY_RE = re.compile(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?", re.ASCII)
 _QUANTITY_FACTORS = {
     None: 1,
     "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
 }  # fmt: skip
-_CPU_RE = re.compile(r"^(\d+(?:\.\d+)?|\d+m)$")
-_DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
-_DOCKER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
-_IPV4_RE = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
+_CPU_RE = re.compile(r"\d+(?:\.\d+)?|\d+m", re.ASCII)
+_DNS_LABEL_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", re.ASCII)
+_VERSION_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)", re.ASCII)
+_DOCKER_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}", re.ASCII)
+_IPV4_RE = re.compile(r"(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})", re.ASCII)
 
 
 @dataclass(frozen=True, order=True)
@@ -42,7 +42,7 @@ class Duration:
 def parse_duration(value: Any) -> Duration:
     if isinstance(value, Duration):
         return value
-    if not isinstance(value, str) or not value or not (match := _DURATION_RE.match(value)):
+    if not isinstance(value, str) or not value or not (match := _DURATION_RE.fullmatch(value)):
         raise ValueError("is not a duration; use e.g. 15d, 360h, 1h30m (units y, w, d, h, m, s)")
     seconds = sum(
         int(amount) * factor
@@ -66,7 +66,7 @@ class Size:
 def parse_size(value: Any) -> Size:
     if isinstance(value, Size):
         return value
-    if not isinstance(value, str) or not (match := _QUANTITY_RE.match(value)):
+    if not isinstance(value, str) or not (match := _QUANTITY_RE.fullmatch(value)):
         raise ValueError("is not a size; use a Kubernetes quantity such as 512Mi, 10Gi, 1Ti")
     number, unit = match.groups()
     return Size(bytes=int(float(number) * _QUANTITY_FACTORS[unit]), text=value)
@@ -75,13 +75,13 @@ def parse_size(value: Any) -> Size:
 def check_cpu(value: Any) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not _CPU_RE.match(value):
+    if not isinstance(value, str) or not _CPU_RE.fullmatch(value):
         raise ValueError("is not a CPU quantity; use e.g. 250m, 1, 1.5")
     return value
 
 
 def check_dns_label(value: Any) -> str:
-    if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL_RE.match(value):
+    if not isinstance(value, str) or len(value) > 63 or not _DNS_LABEL_RE.fullmatch(value):
         raise ValueError(
             "is not a DNS-1123 label; use at most 63 lowercase letters, digits and '-', "
             "starting and ending with a letter or digit"
@@ -92,8 +92,11 @@ def check_dns_label(value: Any) -> str:
 def check_url(value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError("is not a URL; use e.g. https://profiles-prod-001.grafana.net")
+    # urlsplit silently drops tabs and newlines: refuse them (and every other control character).
+    if _has_space_or_control(value):
+        raise ValueError("is not a URL: it contains whitespace or control characters (a newline?)")
     parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("is not an http(s) URL; use e.g. https://profiles-prod-001.grafana.net")
     if parts.query or parts.fragment:
         raise ValueError("is not a base URL: remove the query string or fragment")
@@ -107,13 +110,13 @@ def check_url(value: Any) -> str:
 
 
 def check_version(value: Any) -> str:
-    if not isinstance(value, str) or not _VERSION_RE.match(value):
+    if not isinstance(value, str) or not _VERSION_RE.fullmatch(value):
         raise ValueError("is not a version; use MAJOR.MINOR.PATCH without a leading v, e.g. 2.2.1")
     return value
 
 
 def version_tuple(version: str) -> tuple[int, int, int]:
-    match = _VERSION_RE.match(version)
+    match = _VERSION_RE.fullmatch(version)
     if not match:
         raise ValueError(f"{version!r} is not a MAJOR.MINOR.PATCH version")
     major, minor, patch = (int(part) for part in match.groups())
@@ -123,7 +126,7 @@ def version_tuple(version: str) -> tuple[int, int, int]:
 def check_docker_name(value: Any) -> str:
     """A Docker volume name (what `docker volume create` accepts), e.g. an existing compose
     volume such as ``observability_pyroscope-data``."""
-    if not isinstance(value, str) or not _DOCKER_NAME_RE.match(value):
+    if not isinstance(value, str) or not _DOCKER_NAME_RE.fullmatch(value):
         raise ValueError(
             "is not a Docker volume name; use letters, digits, '_', '.' and '-', "
             "starting with a letter or digit"
@@ -132,9 +135,210 @@ def check_docker_name(value: Any) -> str:
 
 
 def check_ipv4(value: Any) -> str:
-    match = _IPV4_RE.match(value) if isinstance(value, str) else None
+    match = _IPV4_RE.fullmatch(value) if isinstance(value, str) else None
     if not match or any(int(octet) > 255 for octet in match.groups()):
         raise ValueError("is not an IPv4 address; use 127.0.0.1 (this host only) or 0.0.0.0 (all)")
+    return value
+
+
+def _has_space_or_control(value: str) -> bool:
+    return any(char.isspace() or not char.isprintable() for char in value)
+
+
+_DNS_SUBDOMAIN_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", re.ASCII)
+_LABEL_NAME_RE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?", re.ASCII)
+_AWS_REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", re.ASCII)
+_IAM_ROLE_NAME_RE = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+_IAM_ROLE_ARN_RE = re.compile(r"arn:aws(-[a-z]+)*:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}", re.ASCII)
+_SECRET_ARN_RE = re.compile(
+    r"arn:aws(-[a-z]+)*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d{1,2}:\d{12}:secret:[\w/+=.@-]+", re.ASCII
+)
+_KMS_KEY_ARN_RE = re.compile(
+    r"arn:aws(-[a-z]+)*:kms:[a-z]{2}(-[a-z]+)+-\d{1,2}:\d{12}:key/(mrk-)?[0-9a-f-]{32,36}", re.ASCII
+)
+_ECS_CONTAINER_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,255}", re.ASCII)
+# Pyroscope tenant ids (grafana/pyroscope v2.2.1 docs/sources/configure-server/about-tenant-ids.md):
+# at most 150 characters of letters, digits and ! - _ . * ' ( ); not "." or "..".
+_TENANT_ID_RE = re.compile(r"[A-Za-z0-9!\-_.*'()]{1,150}", re.ASCII)
+# A basic-auth user: no ':' (it ends the user in the Authorization header), no spaces or controls.
+_BASIC_AUTH_USER_RE = re.compile(r"[A-Za-z0-9._@+-]{1,256}", re.ASCII)
+_S3_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
+_S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_S3_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def check_dns_subdomain(value: Any) -> str:
+    """A Kubernetes object name (RFC 1123 subdomain): Ingress hosts, class, Secret and StorageClass names."""
+    if not isinstance(value, str) or len(value) > 253 or not _DNS_SUBDOMAIN_RE.fullmatch(value):
+        raise ValueError(
+            "is not a DNS-1123 subdomain; use at most 253 lowercase letters, digits, '-' and '.', "
+            "each part starting and ending with a letter or digit"
+        )
+    return value
+
+
+def check_host_name(value: Any) -> str:
+    """An Ingress host: a lowercase DNS name (``*.`` wildcard allowed), not a URL, no port."""
+    if isinstance(value, str) and ("://" in value or "/" in value or ":" in value):
+        raise ValueError("is a URL or has a port; give only the host name, e.g. profiles.example.com")
+    name = value[2:] if isinstance(value, str) and value.startswith("*.") else value
+    try:
+        check_dns_subdomain(name)
+    except ValueError:
+        raise ValueError(
+            "is not a host name; use a lowercase DNS name such as profiles.example.com"
+        ) from None
+    return str(value)
+
+
+def check_label_key(value: Any) -> str:
+    """A Kubernetes label key: ``[prefix/]name``, name at most 63 characters, prefix a DNS subdomain."""
+    if isinstance(value, str) and value.count("/") <= 1:
+        prefix, _, name = value.rpartition("/")
+        prefix_ok = not prefix or (len(prefix) <= 253 and _DNS_SUBDOMAIN_RE.fullmatch(prefix))
+        if prefix_ok and len(name) <= 63 and _LABEL_NAME_RE.fullmatch(name):
+            return value
+    raise ValueError(
+        "is not a Kubernetes label key; use [prefix/]name with a name of at most 63 letters, digits, "
+        "'-', '_' and '.' (starting and ending with a letter or digit), e.g. grafana_datasource"
+    )
+
+
+def check_label_value(value: Any) -> str:
+    """A Kubernetes label value: empty, or at most 63 letters, digits, '-', '_', '.'."""
+    if isinstance(value, str) and (not value or (len(value) <= 63 and _LABEL_NAME_RE.fullmatch(value))):
+        return value
+    raise ValueError(
+        "is not a Kubernetes label value; use at most 63 letters, digits, '-', '_' and '.', starting "
+        'and ending with a letter or digit (quote numbers and booleans: "1", "true")'
+    )
+
+
+def check_aws_region(value: Any) -> str:
+    if not isinstance(value, str) or not _AWS_REGION_RE.fullmatch(value):
+        raise ValueError("is not an AWS region; use e.g. us-east-1, eu-west-1")
+    return value
+
+
+def check_s3_bucket(value: Any) -> str:
+    """An S3 general purpose bucket name (AWS's bucket naming rules)."""
+    ok = (
+        isinstance(value, str)
+        and _S3_BUCKET_RE.fullmatch(value) is not None
+        and ".." not in value
+        and ".-" not in value
+        and "-." not in value
+        and not _IPV4_RE.fullmatch(value)
+        and not value.startswith(_S3_RESERVED_PREFIXES)
+        and not value.endswith(_S3_RESERVED_SUFFIXES)
+    )
+    if not ok:
+        raise ValueError(
+            "is not an S3 bucket name; use 3 to 63 lowercase letters, digits, '-' and '.', starting and "
+            "ending with a letter or digit, not an IP address (AWS bucket naming rules)"
+        )
+    return str(value)
+
+
+def check_iam_role(value: Any) -> str:
+    """An IAM role name or role ARN (never a wildcard: the grant would reach every role)."""
+    if isinstance(value, str) and (
+        _IAM_ROLE_ARN_RE.fullmatch(value)
+        or (not value.startswith("arn:") and _IAM_ROLE_NAME_RE.fullmatch(value))
+    ):
+        return value
+    raise ValueError(
+        "is not an IAM role name or role ARN; use e.g. payments-execution or "
+        "arn:aws:iam::123456789012:role/payments-execution (no wildcards)"
+    )
+
+
+def check_iam_role_arn(value: Any) -> str:
+    if not isinstance(value, str) or not _IAM_ROLE_ARN_RE.fullmatch(value):
+        raise ValueError(
+            "is not an IAM role ARN; use e.g. arn:aws:iam::123456789012:role/pyroscope (no wildcards)"
+        )
+    return value
+
+
+def check_secret_arn(value: Any) -> str:
+    """One Secrets Manager secret: ``*`` would grant GetSecretValue on every secret of the account."""
+    if not isinstance(value, str) or not _SECRET_ARN_RE.fullmatch(value) or "*" in value:
+        raise ValueError(
+            "is not a Secrets Manager secret ARN; use the full ARN of one secret, e.g. "
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pyroscope-AbCdEf (no wildcards)"
+        )
+    return value
+
+
+def check_kms_key_arn(value: Any) -> str:
+    """One KMS key: ``*`` would grant kms:Decrypt on every key of the account."""
+    if not isinstance(value, str) or not _KMS_KEY_ARN_RE.fullmatch(value):
+        raise ValueError(
+            "is not a KMS key ARN; use the ARN of one key, e.g. "
+            "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab "
+            "(no wildcards or aliases)"
+        )
+    return value
+
+
+def check_ecs_container_name(value: Any) -> str:
+    if not isinstance(value, str) or not _ECS_CONTAINER_NAME_RE.fullmatch(value):
+        raise ValueError("is not an ECS container name; use up to 255 letters, digits, '-' and '_'")
+    return value
+
+
+# Docker's predefined networks: a user-defined network cannot take their names.
+DOCKER_BUILTIN_NETWORKS = ("bridge", "host", "none")
+
+
+def check_docker_network(value: Any) -> str:
+    value = check_dns_label(value)
+    if value in DOCKER_BUILTIN_NETWORKS:
+        raise ValueError(
+            f"is one of Docker's built-in networks ({', '.join(DOCKER_BUILTIN_NETWORKS)}); "
+            "use a name of its own, e.g. pyroscope"
+        )
+    return value
+
+
+def check_ecs_units(value: Any) -> str:
+    """ECS task cpu units / memory MiB: a whole number, as int or string (the API takes a string)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        raise ValueError("is not a whole number; use e.g. 256 (cpu units) or 512 (MiB)")
+    return str(int(value))
+
+
+def _number_as_text(value: Any) -> Any:
+    """Ids that are numbers (Grafana Cloud user ids): YAML and ``pulumi config set --path`` make them ints."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def check_tenant_id(value: Any) -> str:
+    value = _number_as_text(value)
+    if not isinstance(value, str) or value in (".", "..") or not _TENANT_ID_RE.fullmatch(value):
+        raise ValueError(
+            "is not a Pyroscope tenant id; use at most 150 letters, digits and ! - _ . * ' ( ) (not . or ..)"
+        )
+    return value
+
+
+def check_basic_auth_user(value: Any) -> str:
+    value = _number_as_text(value)
+    if not isinstance(value, str) or not _BASIC_AUTH_USER_RE.fullmatch(value):
+        raise ValueError(
+            "is not a basic-auth user; use letters, digits and . _ @ + - (no ':', spaces or newlines), "
+            "e.g. the Grafana Cloud stack's numeric user id"
+        )
+    return value
+
+
+def check_plain_text(value: Any) -> str:
+    """Free text that lands in files, headers or names: one line, no control characters."""
+    if not isinstance(value, str) or not value.strip() or any(not char.isprintable() for char in value):
+        raise ValueError("is not one line of text; remove newlines and control characters")
     return value
 
 
@@ -150,3 +354,19 @@ HttpUrl = Annotated[str, BeforeValidator(check_url)]
 Version = Annotated[str, BeforeValidator(check_version)]
 IPv4 = Annotated[str, BeforeValidator(check_ipv4)]
 DockerName = Annotated[str, BeforeValidator(check_docker_name)]
+DockerNetworkName = Annotated[str, BeforeValidator(check_docker_network)]
+EcsUnits = Annotated[str, BeforeValidator(check_ecs_units)]
+DnsSubdomain = Annotated[str, BeforeValidator(check_dns_subdomain)]
+HostName = Annotated[str, BeforeValidator(check_host_name)]
+LabelKey = Annotated[str, BeforeValidator(check_label_key)]
+LabelValue = Annotated[str, BeforeValidator(check_label_value)]
+AwsRegion = Annotated[str, BeforeValidator(check_aws_region)]
+S3Bucket = Annotated[str, BeforeValidator(check_s3_bucket)]
+IamRole = Annotated[str, BeforeValidator(check_iam_role)]
+IamRoleArn = Annotated[str, BeforeValidator(check_iam_role_arn)]
+SecretArn = Annotated[str, BeforeValidator(check_secret_arn)]
+KmsKeyArn = Annotated[str, BeforeValidator(check_kms_key_arn)]
+EcsContainerName = Annotated[str, BeforeValidator(check_ecs_container_name)]
+TenantId = Annotated[str, BeforeValidator(check_tenant_id)]
+BasicAuthUser = Annotated[str, BeforeValidator(check_basic_auth_user)]
+PlainText = Annotated[str, BeforeValidator(check_plain_text)]
