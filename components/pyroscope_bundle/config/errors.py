@@ -39,7 +39,12 @@ def key_path(top_level: str, *parts: str | int) -> str:
     """``pyroscope:server.storage.size`` / ``pyroscope:services[2].ecs``."""
     path = f"{constants.PROJECT_NAME}:{top_level}"
     for part in parts:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part.isprintable() and not any(char.isspace() for char in part) and part:
+            path += f".{part}"
+        else:  # a key with a newline or spaces: quoted, so the message stays one line
+            path += f"[{json.dumps(part)}]"
     return path
 
 

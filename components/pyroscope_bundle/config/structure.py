@@ -261,8 +261,7 @@ def _check_service_collisions(config: BundleConfig) -> list[Problem]:
                         family,
                     )
                 )
-            families.setdefault(family, index)
-            if service.ecs.execution_role_name is None:
+            elif service.ecs.execution_role_name is None:
                 role = names.execution_role_name(family, config.stack)
                 if role in roles:
                     problems.append(
@@ -274,6 +273,7 @@ def _check_service_collisions(config: BundleConfig) -> list[Problem]:
                         )
                     )
                 roles.setdefault(role, index)
+            families.setdefault(family, index)
     return problems
 
 

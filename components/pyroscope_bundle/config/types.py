@@ -337,6 +337,9 @@ def check_basic_auth_user(value: Any) -> str:
 
 def check_plain_text(value: Any) -> str:
     """Free text that lands in files, headers or names: one line, no control characters."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # YAML reads 1.10 as 1.1: converting would silently change the text.
+        raise ValueError('is a number where text is meant; quote it in the stack file (e.g. "1.10")')
     if not isinstance(value, str) or not value.strip() or any(not char.isprintable() for char in value):
         raise ValueError("is not one line of text; remove newlines and control characters")
     return value

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pyroscope_bundle import constants
 
 # host:port with a DNS name or an IPv4 address: nothing that could close a directive.
-_UPSTREAM = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?:[0-9]{1,5}$")
-_LISTEN = re.compile(r"^(([0-9]{1,3}\.){3}[0-9]{1,3}:)?[0-9]{1,5}$")
-_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
-_SIZE = re.compile(r"^[0-9]+[km]?$")
-_RESOLVER = re.compile(r"^[0-9.]+(:[0-9]{1,5})?$")
+_UPSTREAM = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?:[0-9]{1,5}", re.ASCII)
+_LISTEN = re.compile(r"(([0-9]{1,3}\.){3}[0-9]{1,3}:)?[0-9]{1,5}", re.ASCII)
+_PATH = re.compile(r"/[A-Za-z0-9._/-]*", re.ASCII)
+_SIZE = re.compile(r"[0-9]+[km]?", re.ASCII)
+_RESOLVER = re.compile(r"[0-9.]+(:[0-9]{1,5})?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def validate_settings(settings: NginxSettings) -> None:
     if settings.push_upstream is not None:
         checks.append(("push_upstream", settings.push_upstream, _UPSTREAM, "host:port"))
     for name, value, pattern, allowed in checks:
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):
             raise ValueError(f"gateway {name} {value!r} is not allowed: use {allowed}")
     if settings.worker_processes < 1:
         raise ValueError(f"gateway worker_processes {settings.worker_processes} must be at least 1")

@@ -24,6 +24,38 @@ class StackFileError(ValueError):
     """A stack file or a --set flag that cannot be read."""
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML silently keeps the last of two equal keys; Pulumi's parser (gopkg.in/yaml.v3, used
+    by sdk/go/common/encoding/marshal.go) refuses them, so the render must too."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"line {line}: mapping key {key!r} already defined at line {seen[key]}",
+                    key_node.start_mark,
+                )
+            if isinstance(key, str | int | float | bool):
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _UniqueKeyLoader.construct_mapping,
+)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate mapping keys."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 @dataclass
 class StackConfig:
     """Config for one render: ``namespace:key`` -> value, and which keys are secret."""
@@ -51,9 +83,11 @@ def read_stack_file(project_dir: Path, stack: str) -> StackConfig:
             f"--stack: {stack!r} has no stack file {path}; available: {', '.join(available) or 'none'}"
         )
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = load_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
         raise StackFileError(f"{path}: is not valid YAML: {error}") from None
+    if not isinstance(document, dict):
+        raise StackFileError(f"{path}: is not a mapping with a `config` key")
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise StackFileError(f"{path}: `config` is not a mapping")
@@ -88,7 +122,7 @@ def apply_override(config: StackConfig, assignment: str, *, secret: bool, flag: 
     if not sep or not key:
         raise StackFileError(f"{flag} {assignment!r}: use KEY=VALUE, e.g. server.retention=30d")
     try:
-        value = yaml.safe_load(text) if text else ""
+        value = load_yaml(text) if text else ""
     except yaml.YAMLError as error:
         raise StackFileError(f"{flag} {key}: value is not valid YAML: {error}") from None
     if secret and not isinstance(value, str):

@@ -32,7 +32,7 @@ class _Missing:
 MISSING: Any = _Missing()
 # List items are matched by these fields when every item has a distinct one.
 _ITEM_KEYS = (("name",), ("file",), ("metadata", "name"))
-_ENV_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)=(.*)$", re.DOTALL)
+_ENV_ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)=(.*)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -343,7 +343,7 @@ def _keyed(items: list[Any]) -> dict[str, Any] | None:
         names = [_lookup(item, key) for item in items]
         if all(isinstance(name, str) for name in names) and len(set(names)) == len(names):
             return dict(zip(names, items, strict=True))
-    matches = [_ENV_ASSIGNMENT.match(item) if isinstance(item, str) else None for item in items]
+    matches = [_ENV_ASSIGNMENT.fullmatch(item) if isinstance(item, str) else None for item in items]
     if all(matches):
         pairs = [(match.group(1), match.group(2)) for match in matches if match]
         if len({name for name, _ in pairs}) == len(pairs):

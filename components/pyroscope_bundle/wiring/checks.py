@@ -7,6 +7,7 @@ runtime's SDK can collect, container-definition files the ECS wiring can use.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,51 @@ def load_container_definitions(path: Path) -> list[dict[str, Any]]:
         raise ValueError("must hold a non-empty JSON list of container definitions (objects)")
     if not all(isinstance(item.get("name"), str) and item["name"] for item in data):
         raise ValueError("has a container definition without a name")
+    names = [item["name"] for item in data]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"has more than one container named {', '.join(repeated)}; ECS refuses that")
+    for item in data:
+        for section, value_key in (("environment", "value"), ("secrets", "valueFrom")):
+            entries = item.get(section, [])
+            if not isinstance(entries, list):
+                raise ValueError(f"container {item['name']}: {section} is not a list")
+            for entry in entries:
+                if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
+                    raise ValueError(f"container {item['name']}: {section} has an entry without a name")
+                if not isinstance(entry.get(value_key), str):
+                    raise ValueError(
+                        f"container {item['name']}: {section} {entry['name']} has a {value_key} that is "
+                        f"not a string ({json.dumps(entry.get(value_key))}); ECS takes strings only, quote it"
+                    )
     return data
+
+
+# Plain environment values that look like credentials: ECS shows `environment` to anyone who
+# can describe the task definition, so they belong in `secrets` (valueFrom).
+_SECRET_NAME_RE = re.compile(
+    r"(?:^|_)(?:TOKEN|PASSWORD|PASSWD|SECRET|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)(?:_|$)"
+)
+_SECRET_VALUE_RE = re.compile(
+    r"glc_[A-Za-z0-9+/=_-]{20,}|AKIA[0-9A-Z]{16}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.|"
+    r"gh[pousr]_[A-Za-z0-9]{30,}|xox[abpr]-[A-Za-z0-9-]{10,}|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+)
+
+
+# Names that point at a secret rather than hold one (DB_PASSWORD_FILE, API_KEY_SECRET_ARN).
+_REFERENCE_SUFFIXES = ("_FILE", "_PATH", "_ARN", "_NAME", "_ID", "_URL", "_REGION", "_ENABLED")
+
+
+def plain_secret_problems(definitions: list[dict[str, Any]]) -> list[str]:
+    """``environment`` entries of ``definitions`` that look like credentials (name or value)."""
+    found: list[str] = []
+    for item in definitions:
+        for entry in item.get("environment", []):
+            name, value = entry["name"], entry["value"]
+            by_name = _SECRET_NAME_RE.search(name.upper()) and not name.upper().endswith(_REFERENCE_SUFFIXES)
+            if value and (by_name or _SECRET_VALUE_RE.search(value)):
+                found.append(f"{item['name']}: {name}")
+    return found
 
 
 def _check_ecs_definitions(index: int, service: Service, project_root: Path | None) -> list[Problem]:
@@ -76,6 +121,17 @@ def _check_ecs_definitions(index: int, service: Service, project_root: Path | No
     except ValueError as error:
         return [Problem(file_key, str(error), relative)]
     problems: list[Problem] = []
+    leaked = plain_secret_problems(definitions)
+    if leaked:
+        problems.append(
+            Problem(
+                file_key,
+                f"has a credential-like plain environment value ({', '.join(leaked)}), which every "
+                "reader of the task definition sees; move it to the container's secrets "
+                "([{name, valueFrom: <Secrets Manager or SSM ARN>}])",
+                relative,
+            )
+        )
     present = [item["name"] for item in definitions]
     unknown = [name for name in service.ecs.containers if name not in present]
     if unknown:

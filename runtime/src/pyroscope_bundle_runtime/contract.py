@@ -98,7 +98,12 @@ KUBERNETES_SECRET_NAME: Final = "pyroscope-profiler-credentials"
 # --- tags ---------------------------------------------------------------------------------------
 # Tags the wiring always sets; user tags may not redefine them.
 RESERVED_TAGS: Final = ("environment", "service", "version", "service_name")
-TAG_KEY_RE: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+TAG_KEY_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)  # used with fullmatch
+# Pyroscope's default ingestion limits (grafana/pyroscope v2.2.1 pkg/validation/limits.go:
+# -validation.max-length-label-name 1024, -validation.max-length-label-value 2048): longer
+# labels make the server reject every profile of the service.
+TAG_KEY_MAX_LENGTH: Final = 1024
+TAG_VALUE_MAX_LENGTH: Final = 2048
 # Characters the SDK label parsers split on (Java: ``{},= ``; .NET: ``:`` before ``=``).
 TAG_VALUE_FORBIDDEN: Final = frozenset("{},=: \t\r\n\"'")
 
@@ -187,8 +192,10 @@ def profile_type_problem(runtime: str, profile_types: list[str] | tuple[str, ...
 
 def tag_problem(key: str, value: str) -> str | None:
     """Why ``key=value`` cannot be a profile tag every SDK parses the same way, or None."""
-    if not TAG_KEY_RE.match(key):
+    if not TAG_KEY_RE.fullmatch(key):
         return "is not a tag name; use letters, digits and '_', not starting with a digit"
+    if len(key) > TAG_KEY_MAX_LENGTH:
+        return f"is longer than {TAG_KEY_MAX_LENGTH} characters, Pyroscope's label name limit"
     if key in RESERVED_TAGS or key.startswith("__"):
         return f"is set by the bundle; do not redefine {', '.join(RESERVED_TAGS)} (or keys starting with __)"
     return tag_value_problem(value)
@@ -198,6 +205,11 @@ def tag_value_problem(value: str) -> str | None:
     """Why ``value`` cannot be a tag value (empty, or a character some SDK splits on), or None."""
     if not value:
         return "is empty; tag values must not be empty"
+    if len(value) > TAG_VALUE_MAX_LENGTH:
+        return (
+            f"is {len(value)} characters long; Pyroscope refuses label values above "
+            f"{TAG_VALUE_MAX_LENGTH} (validation.max-length-label-value)"
+        )
     bad = sorted(set(value) & TAG_VALUE_FORBIDDEN)
     if bad:
         return f"contains {''.join(bad)!r}; tag values must not contain spaces, quotes or any of {{}},=:"
