@@ -14,7 +14,7 @@ from pyroscope_bundle.config.loader import STRUCTURED_KEYS, _model_in
 
 from tests.harness import PROJECT_DIR
 
-SERVICE = {
+SERVICE: dict[str, Any] = {
     "name": "checkout",
     "platform": "kubernetes",
     "runtime": "java",
