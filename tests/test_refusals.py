@@ -939,10 +939,15 @@ def test_no_pattern_in_the_package_accepts_a_trailing_newline():
     import pkgutil
 
     import pyroscope_bundle
+    import pyroscope_bundle_runtime
 
     anchored: list[str] = []
-    for module_info in pkgutil.walk_packages(pyroscope_bundle.__path__, "pyroscope_bundle."):
-        if module_info.name.startswith("pyroscope_bundle.profiler"):
+    modules = [
+        *pkgutil.walk_packages(pyroscope_bundle.__path__, "pyroscope_bundle."),
+        *pkgutil.walk_packages(pyroscope_bundle_runtime.__path__, "pyroscope_bundle_runtime."),
+    ]
+    for module_info in modules:
+        if "profiler" in module_info.name or "autostart" in module_info.name:
             continue  # the Python bootstrap starts the agent on import
         module = importlib.import_module(module_info.name)
         for name, value in vars(module).items():

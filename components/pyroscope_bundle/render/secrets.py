@@ -35,7 +35,7 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _USER_FINGERPRINT_HEX = 8
 # A secret shorter than this is never searched for inside other text (it would match by chance).
 MIN_ATOM_LENGTH = 6
-_HTPASSWD_LINE = re.compile(r"^([^:\s#][^:]*):(.+)$")
+_HTPASSWD_LINE = re.compile(r"([^:\s#][^:]*):(.+)")  # used with fullmatch
 
 
 def public_fingerprint(text: str) -> str:
@@ -182,6 +182,6 @@ def _redact_htpasswd(text: str) -> str:
     """``user:hash`` lines as ``user:[secret]``: the users stay readable, no hash is shown."""
     lines = []
     for line in text.splitlines():
-        match = _HTPASSWD_LINE.match(line)
+        match = _HTPASSWD_LINE.fullmatch(line)
         lines.append(f"{match.group(1)}:{REDACTED}" if match else line)
     return "\n".join(lines) + ("\n" if text.endswith("\n") else "")
