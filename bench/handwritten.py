@@ -301,6 +301,7 @@ def program(project_root: Path) -> None:
             requires_compatibilities=["FARGATE"],
             execution_role_arn=role.arn,
             container_definitions=pulumi.Output.all(secret.arn, token_hash).apply(wired),
+            skip_destroy=True,  # a replaced revision stays valid for the service running it
             opts=_under(group, depends_on=[managed, read]),
         )
     _done(ecs_group)

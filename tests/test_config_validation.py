@@ -424,7 +424,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str, str]] = [
         {"services": [svc(runtme="java")]},
         {},
         "pyroscope:services[0].runtme",
-        "allowed: applicationName",
+        "allowed: agent, applicationName",
     ),
 ]
 

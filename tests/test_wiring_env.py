@@ -77,6 +77,7 @@ EXPECTED = {
         "CORECLR_PROFILER": "{BD1A650D-AC5D-4896-B64F-D6FA25D6B26A}",
         "CORECLR_PROFILER_PATH": "/dotnet/Pyroscope.Profiler.Native.so",
         "LD_PRELOAD": "/dotnet/Pyroscope.Linux.ApiWrapper.x64.so",
+        "LD_LIBRARY_PATH": "/dotnet",
         "PYROSCOPE_PROFILING_CPU_ENABLED": "true",
         "PYROSCOPE_PROFILING_WALLTIME_ENABLED": "false",
         "PYROSCOPE_PROFILING_ALLOCATION_ENABLED": "false",
@@ -86,7 +87,8 @@ EXPECTED = {
     },
     "nodejs": {**COMMON, **APP_READ, "PYROSCOPE_WALL_SAMPLING_INTERVAL_MICROS": "10000"},
     "python": {**COMMON, **APP_READ},
-    "go": {**COMMON, **APP_READ},
+    # pyroscope-go samples at a fixed 100 Hz: no rate variable.
+    "go": {**COMMON, **{k: v for k, v in APP_READ.items() if k != "PYROSCOPE_SAMPLE_RATE"}},
     "ruby": {**COMMON, **APP_READ},
 }
 

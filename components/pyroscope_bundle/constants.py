@@ -118,3 +118,31 @@ BUCKET_EXPIRY_MARGIN_DAYS: Final = 7
 # --- Render -----------------------------------------------------------------------------------
 # What every secret value is replaced with in rendered review output.
 REDACTED: Final = "[secret]"
+
+# --- Profiler agents injected without an image rebuild (wiring/agents.py) ------------------------
+# Java: grafana/pyroscope-java v2.9.1 (gradle.properties `pyroscope_version=2.9.1`). Its release
+# workflow (.github/workflows/release-please.yml) uploads `agent/build/libs/pyroscope.jar` to the
+# GitHub release and publishes no checksum: a download needs the sha256 from the user.
+JAVA_AGENT_VERSION: Final = "2.9.1"
+JAVA_AGENT_FILE: Final = "pyroscope.jar"
+JAVA_AGENT_URL: Final = (
+    f"https://github.com/grafana/pyroscope-java/releases/download/v{JAVA_AGENT_VERSION}/{JAVA_AGENT_FILE}"
+)
+# .NET: grafana/pyroscope-dotnet v0.15.0-pyroscope, the last release published as an image
+# (release-draft.yml / Makefile `docker/manifest`: a multi-arch x86_64 + aarch64 manifest
+# `grafana/pyroscope-dotnet:<version>-glibc`; releases from pyroscope-1.0.0 on ship tarballs only,
+# commit ecaa90e3). Pyroscope.Dockerfile at that tag: `FROM busybox:1.37.0-glibc` with the two
+# libraries at the image root, so `cp` exists in it.
+DOTNET_AGENT_VERSION: Final = "0.15.0"
+DOTNET_AGENT_IMAGE: Final = f"grafana/pyroscope-dotnet:{DOTNET_AGENT_VERSION}-glibc"
+DOTNET_AGENT_IMAGE_DIR: Final = "/"
+# The downloader of a `download` delivery: curl/curl-container 8.21.0 (Alpine 3.24 base: busybox
+# `sh`, `sha256sum`, `mv`; create_base_image.sh).
+AGENT_DOWNLOADER_IMAGE: Final = "curlimages/curl:8.21.0"
+# Where injected agents live: an emptyDir (Kubernetes) or task volume (ECS), read-only in the
+# wired containers.
+AGENT_VOLUME: Final = "pyroscope-agent"
+AGENT_DIR: Final = "/pyroscope-agent"
+AGENT_CONTAINER: Final = "pyroscope-agent"
+# Any uid no image maps to a user: the init container only copies world-readable files.
+AGENT_UID: Final = 65532

@@ -16,7 +16,7 @@ from pydantic_core import ErrorDetails
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.config.errors import ConfigError, Problem, key_path
-from pyroscope_bundle.config.model import BundleConfig
+from pyroscope_bundle.config.model import BundleConfig, Service
 from pyroscope_bundle.config.structure import check_structure
 from pyroscope_bundle.config.types import version_tuple
 
@@ -410,7 +410,7 @@ def _check_services(config: BundleConfig, project_root: Path | None) -> list[Pro
                 )
             )
         if service.platform == "ecs":
-            problems += _check_ecs_file(index, service.ecs.container_definitions, project_root)
+            problems += _check_ecs_source(index, service, project_root)
             problems += _check_ecs_reach(config, index)
     return problems
 
@@ -438,13 +438,43 @@ def _check_ecs_reach(config: BundleConfig, index: int) -> list[Problem]:
     return []
 
 
+def _check_ecs_source(index: int, service: Service, project_root: Path | None) -> list[Problem]:
+    """Exactly one of ecs.containerDefinitions and ecs.taskDefinition, and the file exists."""
+    ecs = service.ecs
+    if ecs.task_definition is None:
+        return _check_ecs_file(index, ecs.container_definitions, project_root)
+    path = key_path("services", index, "ecs", "taskDefinition")
+    if ecs.container_definitions is not None:
+        return [
+            Problem(
+                path,
+                "and ecs.containerDefinitions are both set; the task definition file already holds the "
+                "container definitions, remove ecs.containerDefinitions",
+                ecs.task_definition,
+            )
+        ]
+    overridden = sorted({"family", "cpu", "memory"} & ecs.model_fields_set)
+    if overridden:
+        return [
+            Problem(
+                path,
+                f"comes with its own family, cpu and memory; remove ecs.{', ecs.'.join(overridden)}",
+                ecs.task_definition,
+            )
+        ]
+    if project_root is not None and not (project_root / ecs.task_definition).is_file():
+        return [Problem(path, f"does not exist under {project_root}", ecs.task_definition)]
+    return []
+
+
 def _check_ecs_file(index: int, relative: str | None, project_root: Path | None) -> list[Problem]:
     path = key_path("services", index, "ecs", "containerDefinitions")
     if not relative:
         return [
             Problem(
                 path,
-                "is required for platform ecs (a container-definition JSON file, e.g. configs/ecs/api.json)",
+                "is required for platform ecs (a container-definition JSON file, e.g. configs/ecs/api.json), "
+                "unless ecs.taskDefinition names the whole task definition",
                 has_value=False,
             )
         ]

@@ -373,8 +373,17 @@ class EcsService(Model):
     container_definitions: str | None = Field(
         default=None,
         description=(
-            "Container-definition JSON file, relative to the repository root (required), "
-            "e.g. configs/ecs/api.json."
+            "Container-definition JSON file, relative to the repository root (this or "
+            "taskDefinition is required), e.g. configs/ecs/api.json."
+        ),
+    )
+    task_definition: str | None = Field(
+        default=None,
+        description=(
+            "The service's whole task definition: a RegisterTaskDefinition request JSON file "
+            "(`aws ecs describe-task-definition` output's taskDefinition works too), relative to the "
+            "repository root. Everything in it is kept (task role, volumes, runtime platform, launch "
+            "type, ...); family, cpu and memory then come from it."
         ),
     )
     family: DnsLabel | None = Field(
@@ -401,6 +410,66 @@ class EcsService(Model):
     )
 
 
+class Agent(Model):
+    delivery: Literal["image", "copy", "download"] = Field(
+        default="image",
+        description=(
+            "How the profiler agent reaches the container. image: the service's image already has it "
+            "(javaAgentPath, /dotnet). copy: an init container (ECS: a non-essential container the app "
+            "waits for) copies it from `image` into a shared volume. download (java): it downloads "
+            "`url` and checks `sha256`. Only java and dotnet agents can be injected."
+        ),
+    )
+    image: str | None = Field(
+        default=None,
+        description=(
+            "copy: the image holding the agent (it needs `cp`); null: the upstream .NET image "
+            f"{constants.DOTNET_AGENT_IMAGE} (required for java: there is no official Java agent "
+            "image). download: the downloader image (needs sh, curl, sha256sum); null: "
+            f"{constants.AGENT_DOWNLOADER_IMAGE}."
+        ),
+    )
+    path: str | None = Field(
+        default=None,
+        pattern=r"^/\S*$",
+        description=(
+            "copy: where the agent is in `image`: java, the jar (null: /pyroscope.jar); dotnet, the "
+            "directory of the two libraries (null: /, the upstream image's layout)."
+        ),
+    )
+    url: HttpUrl | None = Field(
+        default=None,
+        description=(
+            f"download: where pyroscope.jar is fetched from; null: the pinned release "
+            f"{constants.JAVA_AGENT_URL}. Set a mirror for clusters without internet access."
+        ),
+    )
+    sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description=(
+            "download: sha256 of the jar (required: the upstream release publishes no checksum; "
+            "`sha256sum pyroscope.jar` of a copy you trust). The init container refuses any other file."
+        ),
+    )
+    java_options_variable: Literal["JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS"] = Field(
+        default="JAVA_TOOL_OPTIONS",
+        description=(
+            "java: the variable that carries -javaagent. JAVA_TOOL_OPTIONS is read by every JVM; use "
+            "JDK_JAVA_OPTIONS (read by the `java` launcher of JDK 9+) when the workload sets "
+            "JAVA_TOOL_OPTIONS itself."
+        ),
+    )
+    java_options: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "java: flags put before -javaagent in that variable, e.g. the workload's own "
+            "JAVA_TOOL_OPTIONS value when the wiring must own the variable (remove it from the workload)."
+        ),
+    )
+
+
 class Service(Model):
     name: DnsLabel = Field(description="Service name (unique); the default application name.")
     platform: Platform = Field(description="kubernetes (a Deployment) or ecs (a task definition).")
@@ -423,6 +492,9 @@ class Service(Model):
             "runtime java: absolute path of pyroscope.jar in the image, attached with "
             "JAVA_TOOL_OPTIONS=-javaagent:<path>; null when the image attaches the agent itself."
         ),
+    )
+    agent: Agent = Field(
+        default_factory=Agent, description="Where the java/dotnet agent comes from (no image rebuild)."
     )
     kubernetes: KubernetesService = Field(
         default_factory=KubernetesService, description="Settings for platform=kubernetes."

@@ -23,11 +23,6 @@ from pyroscope_bundle.render.secrets import SecretAtoms
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 DOCKER_CONTAINER = "docker:index/container:Container"
 # Inputs of aws.ecs.TaskDefinition that are fields of the RegisterTaskDefinition request.
-_ECS_REQUEST_FIELDS = (
-    "family", "taskRoleArn", "executionRoleArn", "networkMode", "volumes", "placementConstraints",
-    "requiresCompatibilities", "cpu", "memory", "pidMode", "ipcMode", "proxyConfiguration",
-    "inferenceAccelerators", "ephemeralStorage", "runtimePlatform",
-)  # fmt: skip
 _K8S_HEAD = ("apiVersion", "kind", "metadata")
 SECRETS_FILE = "secrets.json"
 
@@ -162,15 +157,15 @@ def kubernetes_file_name(manifest: dict[str, Any], *, patch: bool = False) -> st
 def ecs_register_request(resource: RecordedResource | dict[str, Any]) -> dict[str, Any]:
     """A TaskDefinition (its record, or its plain inputs) as the ECS ``RegisterTaskDefinition``
     request (camelCase)."""
+    from pyroscope_bundle.wiring.ecs_task import register_request
+
     inputs = resource if isinstance(resource, dict) else Redactor(None).plain(resource.inputs)
-    request: dict[str, Any] = {key: inputs[key] for key in _ECS_REQUEST_FIELDS if key in inputs}
+    # Pulumi's input names differ from the API's in places (hostPath, sizeInGib, proxy properties).
+    request = register_request(inputs)
     definitions = inputs.get("containerDefinitions")
     request["containerDefinitions"] = (
         json.loads(definitions) if isinstance(definitions, str) and definitions != REDACTED else definitions
     )
-    tags = inputs.get("tags")
-    if isinstance(tags, dict) and tags:
-        request["tags"] = [{"key": key, "value": value} for key, value in sorted(tags.items())]
     return request
 
 

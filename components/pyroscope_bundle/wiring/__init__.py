@@ -156,6 +156,7 @@ def _wire_ecs(
         managed_execution_policy_arn,
         register_profiled_task_definition,
     )
+    from pyroscope_bundle.wiring.ecs_task import load_task_definition
 
     existing = config.target.existing_secrets
     credentials: EcsCredentials | None = None
@@ -174,8 +175,13 @@ def _wire_ecs(
     needs_role = credentials is not None and any(s.ecs.execution_role_name is None for s in services)
     managed_policy = managed_execution_policy_arn() if needs_role else None
     for service in services:
-        assert service.ecs.container_definitions is not None  # checked by the config loader
-        definitions = load_container_definitions(project_root / service.ecs.container_definitions)
+        if service.ecs.task_definition is not None:
+            task_definition = load_task_definition(project_root / service.ecs.task_definition)
+            definitions = None
+        else:
+            assert service.ecs.container_definitions is not None  # checked by the config loader
+            definitions = load_container_definitions(project_root / service.ecs.container_definitions)
+            task_definition = None
         settings = profiler_settings(config, service, target)
         if existing.aws_secret_arn is not None:
             # The bundle does not manage that secret's value: no rollout hash.
@@ -188,6 +194,7 @@ def _wire_ecs(
             stack=config.stack,
             cpu=service.ecs.cpu,
             memory=service.ecs.memory,
+            task_definition=task_definition,
             credentials=credentials,
             execution_role=service.ecs.execution_role_name,
             containers=service.ecs.containers,

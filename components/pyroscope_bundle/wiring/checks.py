@@ -15,12 +15,15 @@ from pyroscope_bundle_runtime import contract
 
 from pyroscope_bundle.config.errors import Problem, key_path
 from pyroscope_bundle.config.model import BundleConfig, Service
+from pyroscope_bundle.wiring.agents import INJECTABLE_RUNTIMES
+from pyroscope_bundle.wiring.ecs_task import load_task_definition
 
 
 def check_services(config: BundleConfig, project_root: Path | None) -> list[Problem]:
     problems: list[Problem] = []
     for index, service in enumerate(config.services):
         problems += _check_profile(index, service)
+        problems += check_agent(index, service)
         if service.platform == "ecs":
             problems += _check_ecs_definitions(index, service, project_root)
     return problems
@@ -42,13 +45,113 @@ def _check_profile(index: int, service: Service) -> list[Problem]:
             Problem(key_path("services", index, "profileTypes"), types_problem, service.profile_types)
         )
     default_rate = Service.model_fields["sample_rate"].default
-    if service.runtime == "dotnet" and service.sample_rate != default_rate:
-        # The .NET profiler has no sampling-rate setting: a value here would be silently ignored.
+    fixed_rate = _FIXED_RATE_REASONS.get(service.runtime)
+    if fixed_rate is not None and service.sample_rate != default_rate:
+        # A value here would be silently ignored by the SDK.
         problems.append(
             Problem(
                 key_path("services", index, "sampleRate"),
-                f"cannot be set for runtime dotnet (its profiler has no sampling rate); leave {default_rate}",
+                f"cannot be set for runtime {service.runtime} ({fixed_rate}); leave {default_rate}",
                 service.sample_rate,
+            )
+        )
+    return problems
+
+
+_FIXED_RATE_REASONS = {
+    "dotnet": "its profiler has no sampling rate",
+    "go": (
+        "pyroscope-go samples at a fixed 100 Hz: Config.SampleRate is deprecated and not configurable, "
+        "api.go v1.4.2"
+    ),
+}
+
+
+def check_agent(index: int, service: Service) -> list[Problem]:
+    """What ``services[i].agent`` asks for must be possible for the runtime, and nothing set may be
+    silently ignored."""
+    agent = service.agent
+    key = lambda *parts: key_path("services", index, "agent", *parts)  # noqa: E731
+    problems: list[Problem] = []
+    if agent.delivery != "image" and service.runtime not in INJECTABLE_RUNTIMES:
+        reason = (
+            "install pyroscope-bundle-runtime in the image (docs/wiring.md): an interpreter's agent "
+            "must match its exact version and cannot be injected safely"
+            if service.runtime == "python"
+            else "the SDK is compiled or bundled into the application"
+        )
+        problems.append(
+            Problem(
+                key("delivery"),
+                f"cannot inject the agent of runtime {service.runtime}: {reason}",
+                agent.delivery,
+            )
+        )
+        return problems
+    if agent.delivery == "copy" and service.runtime == "java" and not agent.image:
+        problems.append(
+            Problem(
+                key("image"),
+                "is required for delivery copy of the java agent (there is no official agent image): "
+                "an image with pyroscope.jar at agent.path (default /pyroscope.jar) and `cp`, or use "
+                "delivery download",
+                has_value=False,
+            )
+        )
+    if agent.delivery == "download":
+        if service.runtime != "java":
+            problems.append(
+                Problem(
+                    key("delivery"),
+                    "is for the java agent only (the .NET profiler ships per-architecture tarballs); "
+                    "use copy, which takes the multi-arch upstream image",
+                    agent.delivery,
+                )
+            )
+        if agent.sha256 is None:
+            problems.append(
+                Problem(
+                    key("sha256"),
+                    "is required for delivery download: the pyroscope-java release publishes no checksum; "
+                    "set the sha256 of a pyroscope.jar you trust",
+                    has_value=False,
+                )
+            )
+    unused = [
+        (name, value)
+        for name, value, used in (
+            ("url", agent.url, agent.delivery == "download"),
+            ("sha256", agent.sha256, agent.delivery == "download"),
+            ("path", agent.path, agent.delivery == "copy"),
+            ("image", agent.image, agent.delivery != "image"),
+            ("javaOptions", agent.java_options, service.runtime == "java"),
+        )
+        if value is not None and not used
+    ]
+    if service.runtime != "java" and agent.java_options_variable != contract.JAVA_TOOL_OPTIONS:
+        unused.append(("javaOptionsVariable", agent.java_options_variable))
+    for name, value in unused:
+        problems.append(
+            Problem(
+                key(name),
+                f"has no effect with delivery {agent.delivery} and runtime {service.runtime}",
+                value,
+            )
+        )
+    default_path = Service.model_fields["java_agent_path"].default
+    if agent.delivery != "image" and service.runtime == "java" and service.java_agent_path != default_path:
+        problems.append(
+            Problem(
+                key_path("services", index, "javaAgentPath"),
+                "is the agent's path inside the service image; with an injected agent (agent.delivery "
+                f"{agent.delivery}) the wiring attaches the injected copy: remove it",
+                service.java_agent_path,
+            )
+        )
+    if agent.java_options and "-javaagent:" in agent.java_options:
+        problems.append(
+            Problem(
+                key("javaOptions"), "must not contain -javaagent (the wiring adds it)", agent.java_options
             )
         )
     return problems
@@ -112,12 +215,16 @@ def plain_secret_problems(definitions: list[dict[str, Any]]) -> list[str]:
 
 
 def _check_ecs_definitions(index: int, service: Service, project_root: Path | None) -> list[Problem]:
-    relative = service.ecs.container_definitions
+    whole = service.ecs.task_definition is not None
+    relative = service.ecs.task_definition if whole else service.ecs.container_definitions
     if project_root is None or not relative or not (project_root / relative).is_file():
         return []  # missing file: reported by the loader
-    file_key = key_path("services", index, "ecs", "containerDefinitions")
+    file_key = key_path("services", index, "ecs", "taskDefinition" if whole else "containerDefinitions")
     try:
-        definitions = load_container_definitions(project_root / relative)
+        if whole:
+            definitions = load_task_definition(project_root / relative)["containerDefinitions"]
+        else:
+            definitions = load_container_definitions(project_root / relative)
     except ValueError as error:
         return [Problem(file_key, str(error), relative)]
     problems: list[Problem] = []
@@ -145,6 +252,8 @@ def _check_ecs_definitions(index: int, service: Service, project_root: Path | No
     if service.ecs.overwrite_environment:
         return problems
     owned = set(contract.owned_names(service.runtime))
+    if service.runtime == "java":
+        owned.add(service.agent.java_options_variable)
     for item in definitions:
         if service.ecs.containers and item["name"] not in service.ecs.containers:
             continue

@@ -27,9 +27,14 @@ from pulumi.output import Unknown
 from pyroscope_bundle_runtime import contract
 
 from pyroscope_bundle.endpoints import Endpoint
-from pyroscope_bundle.wiring import engine_props, names
+from pyroscope_bundle.wiring import ecs_task, engine_props, names
 from pyroscope_bundle.wiring.env import profiler_env
-from pyroscope_bundle.wiring.settings import ProfilerSettings, build_settings, credentials_hash
+from pyroscope_bundle.wiring.settings import (
+    AgentInjection,
+    ProfilerSettings,
+    build_settings,
+    credentials_hash,
+)
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 
@@ -294,15 +299,35 @@ def _role_name_of(role: str) -> str:
     return role.rsplit("/", 1)[-1] if role.startswith("arn:") else role
 
 
+def wire_task_definition(
+    request: Mapping[str, Any],
+    env: EcsProfilerEnv,
+    agent: AgentInjection | None = None,
+    *,
+    containers: Sequence[str] = (),
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """(a) A whole RegisterTaskDefinition request with the profiler wired: the containers' env,
+    and for an injected agent its container, volume, mounts and ``dependsOn``. Nothing else changes."""
+    wired = dict(request)
+    wired["containerDefinitions"] = wire_container_definitions(
+        list(request["containerDefinitions"]), env, containers=containers, overwrite=overwrite
+    )
+    if agent is not None:
+        wired = ecs_task.with_agent(wired, agent, containers)
+    return wired
+
+
 def register_profiled_task_definition(
     name: str,
     settings: ProfilerSettings,
     *,
-    container_definitions: str | list[dict[str, Any]],
-    family: str,
+    container_definitions: str | list[dict[str, Any]] | None = None,
+    family: str | None = None,
     stack: str,
-    cpu: str,
-    memory: str,
+    cpu: str = "256",
+    memory: str = "512",
+    task_definition: Mapping[str, Any] | None = None,
     credentials: EcsCredentials | None,
     execution_role: str | None = None,
     containers: Sequence[str] = (),
@@ -310,14 +335,32 @@ def register_profiled_task_definition(
     managed_policy_arn: pulumi.Input[str] | None = None,
     opts: pulumi.ResourceOptions | None = None,
 ) -> aws_ecs.TaskDefinition:
-    """Register a Fargate task definition with the profiler wired, and its execution role's grant.
+    """Register a task definition with the profiler wired, and its execution role's grant.
 
-    The execution role is the named one (granted the read policy) or one created for the task
-    (with the AWS-managed ECS execution policy, for image pulls and logs; pass
-    ``managed_policy_arn`` to look its partition up once for many services).
+    ``task_definition``: the service's whole RegisterTaskDefinition request, kept as it is apart
+    from profiling; otherwise a Fargate one from ``container_definitions``, ``family``, ``cpu``
+    and ``memory``. The execution role is the named one (or the request's ``executionRoleArn``),
+    granted the read policy, or one created for the task (with the AWS-managed ECS execution
+    policy, for image pulls and logs; pass ``managed_policy_arn`` to look its partition up once
+    for many services). Revisions are registered with ``skip_destroy``: a replaced or unwired
+    revision stays ACTIVE, so a service still running it keeps a valid task definition.
     """
     from pulumi_aws import ecs, iam
 
+    if task_definition is None:
+        if container_definitions is None or family is None:
+            raise ValueError("pass task_definition, or container_definitions and family")
+        parsed = (
+            json.loads(container_definitions)
+            if isinstance(container_definitions, str)
+            else container_definitions
+        )
+        request = ecs_task.fargate_request(family, parsed, cpu, memory)
+    else:
+        request = ecs_task.parse_task_definition(task_definition)
+    family = str(request["family"])
+    if execution_role is None and request.get("executionRoleArn"):
+        execution_role = str(request["executionRoleArn"])
     opts = opts or pulumi.ResourceOptions()
     role_arn: pulumi.Output[str] | None = None
     attachments: list[pulumi.Resource] = []
@@ -358,28 +401,30 @@ def register_profiled_task_definition(
         else None
     )
     rollout_hash = credentials_hash(settings.basic_auth_password) if credentials is not None else None
+    if settings.agent is not None:
+        # Refuse a clash (a container or volume already named like the agent's) before any
+        # resource is registered, not inside an apply.
+        ecs_task.with_agent(request, settings.agent, containers)
     definitions_json = resolved_env(settings, value_from, rollout_hash).apply(
         lambda env: json.dumps(
-            wire_container_definitions(
-                json.loads(container_definitions)
-                if isinstance(container_definitions, str)
-                else container_definitions,
-                env,
-                containers=containers,
-                overwrite=overwrite,
-            ),
+            wire_task_definition(request, env, settings.agent, containers=containers, overwrite=overwrite)[
+                "containerDefinitions"
+            ],
             sort_keys=True,
         )
     )
+    args = ecs_task.task_definition_args(
+        ecs_task.with_agent(request, settings.agent, containers) if settings.agent is not None else request
+    )
+    if role_arn is not None:
+        args["execution_role_arn"] = role_arn
+    tags = ecs_task.request_tags(request)
     return ecs.TaskDefinition(
         name,
-        family=family,
-        cpu=cpu,
-        memory=memory,
-        network_mode="awsvpc",
-        requires_compatibilities=["FARGATE"],
-        execution_role_arn=role_arn,
+        **args,
         container_definitions=definitions_json,
+        tags=tags or None,
+        skip_destroy=True,
         # The role must be able to read the secret before a task starts.
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=attachments)),
     )
@@ -394,11 +439,12 @@ class ProfiledTaskDefinition(pulumi.ComponentResource):
         name: str,
         settings: ProfilerSettings,
         *,
-        container_definitions: str | list[dict[str, Any]],
-        family: str,
+        container_definitions: str | list[dict[str, Any]] | None = None,
+        family: str | None = None,
         stack: str,
-        cpu: str,
-        memory: str,
+        cpu: str = "256",
+        memory: str = "512",
+        task_definition: Mapping[str, Any] | None = None,
         credentials: EcsCredentials | None,
         execution_role: str | None = None,
         containers: Sequence[str] = (),
@@ -414,6 +460,7 @@ class ProfiledTaskDefinition(pulumi.ComponentResource):
             stack=stack,
             cpu=cpu,
             memory=memory,
+            task_definition=task_definition,
             credentials=credentials,
             execution_role=execution_role,
             containers=containers,
@@ -421,7 +468,7 @@ class ProfiledTaskDefinition(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.arn = self.task_definition.arn
-        self.register_outputs({"arn": self.arn, "family": family})
+        self.register_outputs({"arn": self.arn, "family": self.task_definition.family})
 
 
 def managed_execution_policy_arn() -> pulumi.Output[str]:

@@ -39,12 +39,14 @@ def _runtime_specific(settings: ProfilerSettings) -> dict[str, str]:
             values[contract.JAVA_PROFILER_ALLOC] = contract.JAVA_ALLOC_THRESHOLD
         if "lock" in kinds:
             values[contract.JAVA_PROFILER_LOCK] = contract.JAVA_LOCK_THRESHOLD
-        if settings.java_agent_path is not None:
-            values[contract.JAVA_TOOL_OPTIONS] = contract.java_agent_option(settings.java_agent_path)
+        options = java_options(settings)
+        if options is not None:
+            values[settings.java_options_variable] = options
         return values
     if runtime == "dotnet":
-        directory = contract.DOTNET_PROFILER_DIR
+        directory = settings.dotnet_directory
         values = {
+            contract.LD_LIBRARY_PATH: directory,
             contract.PROFILING_ENABLED: contract.TRUE,
             contract.CORECLR_ENABLE_PROFILING: "1",
             contract.CORECLR_PROFILER: contract.DOTNET_PROFILER_CLSID,
@@ -57,14 +59,23 @@ def _runtime_specific(settings: ProfilerSettings) -> dict[str, str]:
     # nodejs, python, go, ruby: the application reads the contract (bootstrap or snippet).
     values = {
         contract.PROFILING_ENABLED: contract.TRUE,
-        contract.SAMPLE_RATE: str(settings.sample_rate),
         contract.PROFILE_TYPES: contract.format_profile_types(kinds),
     }
+    if runtime != "go":  # pyroscope-go samples at a fixed 100 Hz (api.go v1.4.2)
+        values[contract.SAMPLE_RATE] = str(settings.sample_rate)
     if runtime == "nodejs":
         values[contract.NODE_WALL_SAMPLING_INTERVAL_MICROS] = contract.node_wall_interval_micros(
             settings.sample_rate
         )
     return values
+
+
+def java_options(settings: ProfilerSettings) -> str | None:
+    """The value of the Java options variable: the given flags, then ``-javaagent`` (None: neither)."""
+    parts = [settings.java_options] if settings.java_options else []
+    if settings.agent_path is not None:
+        parts.append(contract.java_agent_option(settings.agent_path))
+    return " ".join(parts) if parts else None
 
 
 def profiler_env(settings: ProfilerSettings, *, password_from_secret: bool) -> list[EnvVar]:

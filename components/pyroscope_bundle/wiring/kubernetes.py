@@ -27,7 +27,7 @@ from pyroscope_bundle_runtime import contract
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.endpoints import Endpoint
-from pyroscope_bundle.wiring import engine_props, names
+from pyroscope_bundle.wiring import agents, engine_props, names
 from pyroscope_bundle.wiring.env import EnvVar, profiler_env
 from pyroscope_bundle.wiring.settings import ProfilerSettings, build_settings, credentials_hash
 
@@ -70,6 +70,8 @@ def container_env(settings: ProfilerSettings, secret: SecretKeyRef | None) -> li
 def pod_metadata(settings: ProfilerSettings, credentials_hash: pulumi.Input[str] | None) -> dict[str, Any]:
     """Labels that make profiled pods discoverable; annotations that roll them on token rotation."""
     annotations: dict[str, Any] = {names.APPLICATION_ANNOTATION: settings.application_name}
+    if settings.agent is not None:
+        annotations[names.AGENT_SOURCE_ANNOTATION] = settings.agent.source
     if credentials_hash is not None:
         annotations[names.CREDENTIALS_HASH_ANNOTATION] = credentials_hash
     return {
@@ -171,7 +173,51 @@ def wire_pod_template(
         overwrite=overwrite,
         where=where,
     )
+    if settings.agent is not None:
+        spec = _with_agent(spec, settings.agent, only=only, where=where)
     wired["spec"] = spec
+    return wired
+
+
+def _merge_named(
+    existing: Sequence[Mapping[str, Any]], ours: Mapping[str, Any], key: str, where: str
+) -> list[dict[str, Any]]:
+    """``existing`` plus ``ours`` (matched on ``key``): an identical entry is kept once, a different
+    one with the same key is a conflict (never silently replaced)."""
+    kept = [dict(entry) for entry in existing]
+    for entry in kept:
+        if entry.get(key) == ours[key]:
+            if entry != dict(ours):
+                raise EnvConflictError(
+                    f"{where}: already has {key} {ours[key]!r}, which the agent injection uses; "
+                    "rename it or use agent.delivery image"
+                )
+            return kept
+    return [*kept, dict(ours)]
+
+
+def _with_agent(
+    spec: Mapping[str, Any], injection: agents.AgentInjection, *, only: Sequence[str], where: str
+) -> dict[str, Any]:
+    """A pod spec with the agent's init container and ``emptyDir``, mounted read-only in the wired
+    containers (those in ``only``, or every container)."""
+    wired = dict(spec)
+    wired["initContainers"] = _merge_named(
+        spec.get("initContainers") or [], agents.kubernetes_init_container(injection), "name", where
+    )
+    wired["volumes"] = _merge_named(spec.get("volumes") or [], agents.kubernetes_volume(), "name", where)
+    containers = []
+    for container in wired.get("containers") or []:
+        copied = dict(container)
+        if not only or copied.get("name") in only:
+            copied["volumeMounts"] = _merge_named(
+                copied.get("volumeMounts") or [],
+                agents.kubernetes_mount(),
+                "mountPath",
+                f"{where} container {copied.get('name')}",
+            )
+        containers.append(copied)
+    wired["containers"] = containers
     return wired
 
 
@@ -216,12 +262,15 @@ def deployment_patch_spec(
     Containers are matched by name, so the patch names them; it owns only the fields it sets.
     """
     env = container_env(settings, secret)
-    return {
-        "template": {
-            "metadata": pod_metadata(settings, credentials_hash),
-            "spec": {"containers": [{"name": name, "env": env} for name in containers]},
-        }
-    }
+    pod: dict[str, Any] = {"containers": [{"name": name, "env": env} for name in containers]}
+    if settings.agent is not None:
+        # Server-side apply merges initContainers and volumes by name, volumeMounts by mountPath:
+        # the patch owns exactly these entries.
+        pod["initContainers"] = [agents.kubernetes_init_container(settings.agent)]
+        pod["volumes"] = [agents.kubernetes_volume()]
+        for container in pod["containers"]:
+            container["volumeMounts"] = [agents.kubernetes_mount()]
+    return {"template": {"metadata": pod_metadata(settings, credentials_hash), "spec": pod}}
 
 
 def egress_policy_spec(service: str, target_url: str, server_namespace: str | None) -> dict[str, Any]:
@@ -400,12 +449,23 @@ def _workload_settings(
         for part in str(annotations.get(names.CONTAINERS_ANNOTATION, "")).split(",")
         if part.strip()
     )
+    delivery = str(annotations.get(names.AGENT_ANNOTATION) or "image")
+    try:
+        injection = agents.injection_for(
+            str(runtime), delivery, image=annotations.get(names.AGENT_IMAGE_ANNOTATION) or None
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"{workload}: annotation {names.AGENT_ANNOTATION}={delivery!r}: {error} "
+            f"(the transform supports image and copy, with {names.AGENT_IMAGE_ANNOTATION})"
+        ) from None
     settings = build_settings(
         service=str(annotations.get(names.SERVICE_ANNOTATION) or workload),
         runtime=str(runtime),
         environment=environment,
         endpoint=endpoint,
         version=annotations.get(names.VERSION_ANNOTATION),
+        agent=injection,
     )
     return settings, containers
 

@@ -12,6 +12,8 @@ RUNTIME_LABEL: Final = f"{PREFIX}/runtime"
 APPLICATION_ANNOTATION: Final = f"{PREFIX}/application-name"
 # sha256 prefix of the token: changes the pod template (a rollout) exactly when the token does.
 CREDENTIALS_HASH_ANNOTATION: Final = f"{PREFIX}/credentials-hash"
+# Where an injected agent comes from ("copied from <image>", "downloaded from <url> (sha256 ...)").
+AGENT_SOURCE_ANNOTATION: Final = f"{PREFIX}/agent-source"
 
 # --- Kubernetes: opt-in read by the stack transform ---------------------------------------------
 # Label on a Deployment/StatefulSet/DaemonSet: "true" wires it.
@@ -21,6 +23,9 @@ RUNTIME_ANNOTATION: Final = RUNTIME_LABEL
 SERVICE_ANNOTATION: Final = SERVICE_LABEL
 VERSION_ANNOTATION: Final = f"{PREFIX}/version"
 CONTAINERS_ANNOTATION: Final = f"{PREFIX}/containers"  # comma-separated; absent: every container
+# java/dotnet: "copy" injects the agent (from AGENT_IMAGE_ANNOTATION, or the upstream .NET image).
+AGENT_ANNOTATION: Final = f"{PREFIX}/agent"
+AGENT_IMAGE_ANNOTATION: Final = f"{PREFIX}/agent-image"
 
 # --- ECS: tags on an aws.ecs.TaskDefinition read by the stack transform -------------------------
 ECS_RUNTIME_TAG: Final = f"{PREFIX}:runtime"  # opt-in: the runtime (java, python, ...)

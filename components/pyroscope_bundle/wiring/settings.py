@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 import pulumi
 from pyroscope_bundle_runtime import contract
 
+from pyroscope_bundle import constants
 from pyroscope_bundle.config import BundleConfig, Service
 from pyroscope_bundle.endpoints import Endpoint
+from pyroscope_bundle.wiring.agents import AgentInjection, injected_java_agent_path, injection_for
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,25 @@ class ProfilerSettings:
     # Java: where the image has pyroscope.jar (attached through JAVA_TOOL_OPTIONS); None when
     # the image attaches the agent itself.
     java_agent_path: str | None = contract.JAVA_DEFAULT_AGENT_PATH
+    # Java: the variable carrying -javaagent, and flags put before it there.
+    java_options_variable: str = contract.JAVA_TOOL_OPTIONS
+    java_options: str | None = None
+    # The injected agent (copied or downloaded into a shared volume); None: the image has it.
+    agent: AgentInjection | None = None
 
     @property
     def labels(self) -> str:
         return contract.format_labels(self.tags)
+
+    @property
+    def agent_path(self) -> str | None:
+        """Java: where the JVM loads the agent from (the injected copy wins over the image's)."""
+        return injected_java_agent_path() if self.agent is not None else self.java_agent_path
+
+    @property
+    def dotnet_directory(self) -> str:
+        """.NET: the directory of the two native libraries."""
+        return constants.AGENT_DIR if self.agent is not None else contract.DOTNET_PROFILER_DIR
 
 
 def service_tags(
@@ -68,6 +85,9 @@ def build_settings(
     sample_rate: int = 100,
     profile_types: Sequence[str] = ("cpu",),
     java_agent_path: str | None = contract.JAVA_DEFAULT_AGENT_PATH,
+    java_options_variable: str = contract.JAVA_TOOL_OPTIONS,
+    java_options: str | None = None,
+    agent: AgentInjection | None = None,
 ) -> ProfilerSettings:
     """Settings for a workload that is not in ``pyroscope:services`` (transforms, consumer stacks)."""
     problem = contract.profile_type_problem(runtime, list(profile_types))
@@ -93,6 +113,9 @@ def build_settings(
         sample_rate=sample_rate,
         profile_types=tuple(sorted(set(profile_types))),
         java_agent_path=java_agent_path,
+        java_options_variable=java_options_variable,
+        java_options=java_options,
+        agent=agent,
     )
 
 
@@ -109,6 +132,22 @@ def profiler_settings(config: BundleConfig, service: Service, endpoint: Endpoint
         sample_rate=service.sample_rate,
         profile_types=service.profile_types,
         java_agent_path=service.java_agent_path,
+        java_options_variable=service.agent.java_options_variable,
+        java_options=service.agent.java_options,
+        agent=service_agent(service),
+    )
+
+
+def service_agent(service: Service) -> AgentInjection | None:
+    """The injection ``service.agent`` asks for (the loader has refused impossible ones)."""
+    agent = service.agent
+    return injection_for(
+        service.runtime,
+        agent.delivery,
+        image=agent.image,
+        path=agent.path,
+        url=agent.url,
+        sha256=agent.sha256,
     )
 
 

@@ -44,6 +44,10 @@ JAVA_CPU_EVENT: Final = "itimer"
 # The JVM reads JAVA_TOOL_OPTIONS itself: the one place to attach the agent without touching the
 # image's command. The agent jar must be in the image at that path (docs/wiring.md).
 JAVA_TOOL_OPTIONS: Final = "JAVA_TOOL_OPTIONS"
+# Read only by the `java` launcher of JDK 9+ (JEP 293), after JAVA_TOOL_OPTIONS: the variable to
+# use when the workload itself sets JAVA_TOOL_OPTIONS (its own flags stay its own).
+JDK_JAVA_OPTIONS: Final = "JDK_JAVA_OPTIONS"
+JAVA_OPTIONS_VARIABLES: Final = (JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS)
 JAVA_DEFAULT_AGENT_PATH: Final = "/opt/pyroscope/pyroscope.jar"
 
 
@@ -61,6 +65,9 @@ CORECLR_ENABLE_PROFILING: Final = "CORECLR_ENABLE_PROFILING"
 CORECLR_PROFILER: Final = "CORECLR_PROFILER"
 CORECLR_PROFILER_PATH: Final = "CORECLR_PROFILER_PATH"
 LD_PRELOAD: Final = "LD_PRELOAD"
+# The managed helper loads the native profiler by bare name (upstream integration-test.Dockerfile
+# sets it to the library directory).
+LD_LIBRARY_PATH: Final = "LD_LIBRARY_PATH"
 DOTNET_PROFILER_CLSID: Final = "{BD1A650D-AC5D-4896-B64F-D6FA25D6B26A}"
 # Where the image carries the native profiler (COPY --from the pyroscope-dotnet image).
 DOTNET_PROFILER_DIR: Final = "/dotnet"
@@ -143,7 +150,7 @@ RUNTIMES: Final[Mapping[str, RuntimeConvention]] = {
     "dotnet": RuntimeConvention(
         "dotnet", "native", tuple(DOTNET_PROFILE_SWITCHES),
         sdk_reads=(*_CORE, PROFILING_ENABLED, *DOTNET_PROFILE_SWITCHES.values(), CORECLR_ENABLE_PROFILING,
-                   CORECLR_PROFILER, CORECLR_PROFILER_PATH, LD_PRELOAD),
+                   CORECLR_PROFILER, CORECLR_PROFILER_PATH, LD_PRELOAD, LD_LIBRARY_PATH),
     ),
     "nodejs": RuntimeConvention(
         "nodejs", "partial", ("cpu", "wall", "heap"),
@@ -163,7 +170,7 @@ def owned_names(runtime: str) -> tuple[str, ...]:
                   JAVA_PROFILER_LOCK}  # fmt: skip
     elif runtime == "dotnet":
         names |= {PROFILING_ENABLED, *DOTNET_PROFILE_SWITCHES.values(), CORECLR_ENABLE_PROFILING,
-                  CORECLR_PROFILER, CORECLR_PROFILER_PATH, LD_PRELOAD}  # fmt: skip
+                  CORECLR_PROFILER, CORECLR_PROFILER_PATH, LD_PRELOAD, LD_LIBRARY_PATH}  # fmt: skip
     else:
         names |= {PROFILING_ENABLED, SAMPLE_RATE, PROFILE_TYPES}
         if runtime == "nodejs":
