@@ -46,6 +46,7 @@ def runtime_env(runtime: str) -> dict[str, str]:
             "CORECLR_ENABLE_PROFILING": "1",
             "CORECLR_PROFILER": "{BD1A650D-AC5D-4896-B64F-D6FA25D6B26A}",
             "CORECLR_PROFILER_PATH": "/dotnet/Pyroscope.Profiler.Native.so",
+            "LD_LIBRARY_PATH": "/dotnet",
             "LD_PRELOAD": "/dotnet/Pyroscope.Linux.ApiWrapper.x64.so",
             "PYROSCOPE_PROFILING_ALLOCATION_ENABLED": "false",
             "PYROSCOPE_PROFILING_CPU_ENABLED": "true",

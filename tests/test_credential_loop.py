@@ -154,7 +154,7 @@ def test_one_generated_password_reaches_gateway_grafana_and_every_service(single
 
 
 def test_services_authenticate_as_the_same_user(single_user: Deployed) -> None:
-    [task] = single_user.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    task = single_user.one("aws:ecs/taskDefinition:TaskDefinition", "profiler-payments-api")
     [container] = json.loads(task.inputs["containerDefinitions"])
     env = {item["name"]: item["value"] for item in container["environment"]}
     assert env["PYROSCOPE_BASIC_AUTH_USER"] == constants.GATEWAY_SINGLE_USER

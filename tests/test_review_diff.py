@@ -448,7 +448,7 @@ def test_real_version_bump_changes_the_server_image(tmp_path: Path) -> None:
 def test_real_new_service_is_added(tmp_path: Path) -> None:
     base = _render(tmp_path, "base", "staging")
     service = "{name: inventory, platform: kubernetes, runtime: go, kubernetes: {namespace: shop}}"
-    head = _render(tmp_path, "head", "staging", sets=[f"services[3]={service}"])
+    head = _render(tmp_path, "head", "staging", sets=[f"services[5]={service}"])
     (stack,) = diff_dirs(base, head).stacks
     added = stack.of_status("added")
     assert not stack.of_status("removed")
