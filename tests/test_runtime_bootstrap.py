@@ -51,9 +51,11 @@ def test_read_config_maps_the_contract_to_configure_arguments():
         "tags": {"environment": "staging", "service": "payments-api", "version": "2.0.1"},
         "sample_rate": 97,
         "oncpu": True,
+        "gil_only": True,
     }
     assert TOKEN not in repr(config)
-    assert bootstrap.read_config({**GOOD_ENV, "PYROSCOPE_PROFILE_TYPES": "wall"}).oncpu is False
+    wall = bootstrap.read_config({**GOOD_ENV, "PYROSCOPE_PROFILE_TYPES": "wall"}).configure_arguments()
+    assert (wall["oncpu"], wall["gil_only"]) == (False, False)
 
 
 def test_every_argument_is_accepted_by_the_installed_sdk():

@@ -69,6 +69,9 @@ class BootstrapConfig:
             "tags": dict(self.tags),
             "sample_rate": self.sample_rate,
             "oncpu": self.oncpu,
+            # Wall-clock profiles exist to show the threads that wait; with gil_only=True the
+            # agent drops every sample of a thread that does not hold the GIL, i.e. those.
+            "gil_only": self.oncpu,
         }
 
 
