@@ -533,7 +533,8 @@ def test_the_transform_injects_on_the_agent_annotation():
     )
     result = transform(args)
     assert result is not None
-    spec = result.props["spec"]["template"]["spec"]
+    wired_spec: Any = result.props["spec"]
+    spec = wired_spec["template"]["spec"]
     assert spec["initContainers"][0]["command"] == ["cp", *DOTNET_IMAGE_FILES, "/pyroscope-agent/"]
     manifest["metadata"]["annotations"]["pyroscope-bundle/agent"] = "copy"
     manifest["metadata"]["annotations"]["pyroscope-bundle/runtime"] = "python"
