@@ -247,7 +247,7 @@ def test_shipped_whole_task_definitions_keep_everything(rendered):
         assert request["taskRoleArn"] == original["taskRoleArn"]
 
 
-REFUSED = {
+REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "inference-accelerators": (
         {"inferenceAccelerators": [{"deviceName": "d", "deviceType": "eia2.medium"}]},
         "cannot register",
