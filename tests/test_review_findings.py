@@ -196,7 +196,7 @@ def test_mock_placeholders_read_as_known_after_apply(tmp_path: Path) -> None:
 
 def test_removed_outputs_task_definitions_and_roles_warn(tmp_path: Path) -> None:
     base = _render(tmp_path, "base", "staging")
-    head = _render(tmp_path, "head", "staging", ["services[2].enabled=false"])
+    head = _render(tmp_path, "head", "staging", ["services[3].enabled=false", "services[4].enabled=false"])
     stack = _stack(base, head)
     joined = "\n".join(stack.warnings)
     assert "task definition `payments-api` is removed" in joined
