@@ -344,6 +344,20 @@ FREE_TEXT: list[Case] = [
         "not an ECS container name",
     ),
     (
+        "definitions-outside-repo",
+        {"target": EXTERNAL, "services": [ecs_svc(file="../secrets/api.json")]},
+        {},
+        "pyroscope:services[0].ecs.containerDefinitions",
+        "not a path inside the repository",
+    ),
+    (
+        "definitions-absolute",
+        {"target": EXTERNAL, "services": [ecs_svc(file="/etc/passwd")]},
+        {},
+        "pyroscope:services[0].ecs.containerDefinitions",
+        "not a path inside the repository",
+    ),
+    (
         "datasource-name",
         {"grafana": {"datasource": {"name": "Pyro\nscope"}}},
         {},
@@ -955,3 +969,43 @@ def test_no_pattern_in_the_package_accepts_a_trailing_newline():
             if isinstance(pattern, str) and pattern.endswith("$") and not pattern.endswith("\\$"):
                 anchored.append(f"{module_info.name}.{name}")
     assert anchored == []
+
+
+# --- the refusals agree with the real validators -------------------------------------------------
+
+
+def test_aws_refuses_the_container_definitions_the_loader_refuses():
+    """botocore's ECS model (RegisterTaskDefinition) rejects a non-string environment value and
+    accepts the same file once quoted: the loader's refusal is AWS's, not a guess."""
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    shape = botocore.session.get_session().get_service_model("ecs").operation_model("RegisterTaskDefinition")
+    request = {"family": "payments", "containerDefinitions": ECS_FILES["env-number.json"]}
+    assert ParamValidator().validate(request, shape.input_shape).has_errors()
+    quoted = [container(environment=[{"name": "WORKERS", "value": "4"}])]
+    assert (
+        not ParamValidator()
+        .validate({**request, "containerDefinitions": quoted}, shape.input_shape)
+        .has_errors()
+    )
+
+
+def test_every_workload_in_the_server_namespace_has_the_reserved_prefix(rendered):
+    """The rule "a service must not patch the bundle's own workloads" relies on their names: every
+    Deployment/StatefulSet the real renders put into the server's namespace carries the prefix."""
+    from pyroscope_bundle import constants
+
+    prefix = constants.KUBERNETES_WORKLOAD_PREFIX
+    workloads = []
+    for stack in ("staging", "production"):
+        config = yaml.safe_load((PROJECT_DIR / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+        namespace = (config.get("pyroscope:server", {}).get("kubernetes") or {}).get("namespace", "pyroscope")
+        for path in sorted((rendered[stack] / "kubernetes" / namespace).glob("*.yaml")):
+            document = yaml.safe_load(path.read_text())
+            if document.get("kind") in ("Deployment", "StatefulSet", "DaemonSet") and not path.name.endswith(
+                ".patch.yaml"
+            ):
+                workloads.append(document["metadata"]["name"])
+    assert workloads, "no workload rendered in the server namespace"
+    assert all(name == prefix or name.startswith(f"{prefix}-") for name in workloads), workloads

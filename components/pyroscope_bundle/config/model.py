@@ -36,9 +36,11 @@ from pyroscope_bundle.config.types import (
     LabelKey,
     LabelValue,
     PlainText,
+    RelativePath,
     S3Bucket,
     SecretArn,
     SizeField,
+    StackName,
     TenantId,
     Version,
     parse_duration,
@@ -370,7 +372,7 @@ class KubernetesService(Model):
 
 
 class EcsService(Model):
-    container_definitions: str | None = Field(
+    container_definitions: RelativePath | None = Field(
         default=None,
         description=(
             "Container-definition JSON file, relative to the repository root (this or "
@@ -505,7 +507,7 @@ class Service(Model):
 class BundleConfig(Model):
     """The whole validated stack configuration (without secrets, which stay Pulumi Outputs)."""
 
-    stack: str = Field(description="Stack (environment) name; the `environment` tag.")
+    stack: StackName = Field(description="Stack (environment) name; the `environment` tag.")
     server: Server = Field(default_factory=Server)
     grafana: Grafana = Field(default_factory=Grafana)
     target: Target = Field(default_factory=Target)

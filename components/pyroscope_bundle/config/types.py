@@ -145,6 +145,8 @@ def _has_space_or_control(value: str) -> bool:
     return any(char.isspace() or not char.isprintable() for char in value)
 
 
+# Kubernetes' own formats (kubernetes/apimachinery pkg/util/validation/validation.go: DNS-1123
+# subdomain <= 253, qualifiedNameFmt <= 63 for label names and values, a label prefix a subdomain).
 _DNS_SUBDOMAIN_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", re.ASCII)
 _LABEL_NAME_RE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?", re.ASCII)
 _AWS_REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", re.ASCII)
@@ -311,6 +313,33 @@ def check_ecs_units(value: Any) -> str:
     return str(int(value))
 
 
+# Pulumi stack names: letters, digits, '-', '_' and '.', at most 100 characters.
+_STACK_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}", re.ASCII)
+
+
+def check_stack_name(value: Any) -> str:
+    if not isinstance(value, str) or not _STACK_NAME_RE.fullmatch(value):
+        raise ValueError("is not a Pulumi stack name; use up to 100 letters, digits, '-', '_' and '.'")
+    return value
+
+
+def check_relative_path(value: Any) -> str:
+    """A file in the repository: relative, inside it, one line (it is read at deploy time)."""
+    if (
+        not isinstance(value, str)
+        or not value
+        or _has_space_or_control(value)
+        or value.startswith(("/", "\\"))
+        or ":" in value
+        or ".." in value.replace("\\", "/").split("/")
+    ):
+        raise ValueError(
+            "is not a path inside the repository; use a relative path without '..' or spaces, "
+            "e.g. configs/ecs/api.json"
+        )
+    return value
+
+
 def _number_as_text(value: Any) -> Any:
     """Ids that are numbers (Grafana Cloud user ids): YAML and ``pulumi config set --path`` make them ints."""
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -373,3 +402,5 @@ EcsContainerName = Annotated[str, BeforeValidator(check_ecs_container_name)]
 TenantId = Annotated[str, BeforeValidator(check_tenant_id)]
 BasicAuthUser = Annotated[str, BeforeValidator(check_basic_auth_user)]
 PlainText = Annotated[str, BeforeValidator(check_plain_text)]
+StackName = Annotated[str, BeforeValidator(check_stack_name)]
+RelativePath = Annotated[str, BeforeValidator(check_relative_path)]
