@@ -351,6 +351,27 @@ FREE_TEXT: list[Case] = [
         "not a path inside the repository",
     ),
     (
+        "java-agent-control-char",
+        {"target": EXTERNAL, "services": [svc(javaAgentPath="/opt/p\x00.jar")]},
+        {},
+        "pyroscope:services[0].javaAgentPath",
+        "should match pattern",
+    ),
+    (
+        "tag-control-char",
+        {"target": EXTERNAL, "services": [svc(tags={"team": "a\x07b"})]},
+        {},
+        "pyroscope:services[0].tags.team",
+        "control character",
+    ),
+    (
+        "definitions-not-utf8",
+        {"target": EXTERNAL, "services": [ecs_svc(file=ecs_file("latin1.json"))]},
+        {},
+        "pyroscope:services[0].ecs.containerDefinitions",
+        "is not UTF-8 text",
+    ),
+    (
         "definitions-absolute",
         {"target": EXTERNAL, "services": [ecs_svc(file="/etc/passwd")]},
         {},
@@ -720,6 +741,9 @@ def make_project(root: Path) -> Path:
     (root / "configs" / "ecs" / "test").mkdir()
     for name, definitions in ECS_FILES.items():
         (root / "configs" / "ecs" / "test" / name).write_text(json.dumps(definitions))
+    (root / "configs" / "ecs" / "test" / "latin1.json").write_bytes(
+        '[{"name": "caf\u00e9"}]'.encode("latin-1")
+    )
     (root / "stacks").mkdir()
     return root
 
@@ -833,6 +857,15 @@ def test_stack_file_mistakes_are_refused(project, tmp_path, capsys, text, path, 
     status = render_command(project, "file", out, [], [])
     captured = capsys.readouterr()
     assert_refused(status, captured.err + captured.out, out, path, fragment)
+
+
+def test_a_stack_file_that_is_not_utf8_is_refused(project, tmp_path, capsys):
+    (project / "stacks" / "Pulumi.latin.yaml").write_bytes(
+        "config:\n  pyroscope:server: {retention: d\u00e9}\n".encode("latin-1")
+    )
+    status = render_command(project, "latin", tmp_path / "out", [], [])
+    err = capsys.readouterr().err
+    assert status == 2 and "is not UTF-8 text" in err and "Traceback" not in err
 
 
 def test_other_providers_namespaces_are_fine(project, tmp_path, capsys):

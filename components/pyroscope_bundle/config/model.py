@@ -489,7 +489,7 @@ class Service(Model):
     )
     java_agent_path: str | None = Field(
         default=JAVA_DEFAULT_AGENT_PATH,
-        pattern=r"^/\S+\.jar$",
+        pattern=r"^/[A-Za-z0-9._/+@-]+\.jar$",
         description=(
             "runtime java: absolute path of pyroscope.jar in the image, attached with "
             "JAVA_TOOL_OPTIONS=-javaagent:<path>; null when the image attaches the agent itself."

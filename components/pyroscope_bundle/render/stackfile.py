@@ -86,6 +86,8 @@ def read_stack_file(project_dir: Path, stack: str) -> StackConfig:
         document = load_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
         raise StackFileError(f"{path}: is not valid YAML: {error}") from None
+    except UnicodeDecodeError:
+        raise StackFileError(f"{path}: is not UTF-8 text") from None
     if not isinstance(document, dict):
         raise StackFileError(f"{path}: is not a mapping with a `config` key")
     config = document.get("config") or {}

@@ -163,6 +163,10 @@ def load_container_definitions(path: Path) -> list[dict[str, Any]]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"is not valid JSON ({error})") from None
+    except UnicodeDecodeError:
+        raise ValueError("is not UTF-8 text (a JSON file is)") from None
+    except OSError as error:
+        raise ValueError(f"cannot be read ({error.strerror})") from None
     if not isinstance(data, list) or not data or not all(isinstance(item, dict) for item in data):
         raise ValueError("must hold a non-empty JSON list of container definitions (objects)")
     if not all(isinstance(item.get("name"), str) and item["name"] for item in data):

@@ -220,6 +220,8 @@ def tag_value_problem(value: str) -> str | None:
     bad = sorted(set(value) & TAG_VALUE_FORBIDDEN)
     if bad:
         return f"contains {''.join(bad)!r}; tag values must not contain spaces, quotes or any of {{}},=:"
+    if not value.isprintable():
+        return "contains a control character; tag values are one line of printable text"
     return None
 
 
