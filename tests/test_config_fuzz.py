@@ -43,7 +43,20 @@ garbage = st.recursive(
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=40)
     | st.sampled_from(
-        ["30d\n", "*", "arn:aws:iam::*:role/*", "a|b", "x\r\ny", "..", "0", "-1", "1e400", "ﬁ"]
+        [
+            "30d\n",
+            "*",
+            "arn:aws:iam::*:role/*",
+            "a|b",
+            "x\r\ny",
+            "..",
+            "0",
+            "-1",
+            "1e400",
+            "ﬁ",
+            "9" * 400 + "Gi",
+            "9" * 400 + "m",
+        ]
     ),
     lambda children: (
         st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)

@@ -417,6 +417,20 @@ APPLY_TIME: list[Case] = [
         "above 64Ti",
     ),
     (
+        "size-overflow",
+        {"server": {"storage": {"size": "9" * 400 + "Gi"}}},
+        {},
+        "pyroscope:server.storage.size",
+        "above 64Ti",
+    ),
+    (
+        "cpu-overflow",
+        {"server": {"resources": {"limits": {"cpu": "9" * 400}}}},
+        {},
+        "pyroscope:server.resources.limits.cpu",
+        "outside 1m to 256 CPUs",
+    ),
+    (
         "memory-absurd",
         {"server": {"resources": {"limits": {"memory": "2Ti"}}}},
         {},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -69,7 +70,8 @@ def parse_size(value: Any) -> Size:
     if not isinstance(value, str) or not (match := _QUANTITY_RE.fullmatch(value)):
         raise ValueError("is not a size; use a Kubernetes quantity such as 512Mi, 10Gi, 1Ti")
     number, unit = match.groups()
-    return Size(bytes=int(float(number) * _QUANTITY_FACTORS[unit]), text=value)
+    # Decimal, not float: "9" * 400 would be infinity (an OverflowError, not a refusal).
+    return Size(bytes=int(Decimal(number) * _QUANTITY_FACTORS[unit]), text=value)
 
 
 def check_cpu(value: Any) -> str:
