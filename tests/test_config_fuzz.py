@@ -117,3 +117,30 @@ def test_the_fuzzer_reaches_every_section():
 def test_known_garbage_is_refused(value):
     with pytest.raises(ConfigError):
         load_config({"server": {"retention": value}}, "fuzz", PROJECT_DIR)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    key=st.sampled_from([*STRUCTURED_KEYS, "authToken", "grafanaAdminPassword", "unknownKey"]),
+    namespace=st.sampled_from(["pyroscope", "pyroscpe", "aws", ""]),
+    value=garbage,
+)
+def test_garbage_stack_files_render_or_exit_2_never_a_traceback(tmp_path_factory, key, namespace, value):
+    """The whole CLI path (stack file, overrides, Pulumi config, program) on random values."""
+    import contextlib
+    import io
+    import shutil
+
+    import yaml
+    from pyroscope_bundle.render.command import render_command
+
+    project = tmp_path_factory.mktemp("fuzz")
+    shutil.copytree(PROJECT_DIR / "configs", project / "configs")
+    (project / "stacks").mkdir()
+    full_key = f"{namespace}:{key}" if namespace else key
+    (project / "stacks" / "Pulumi.fuzz.yaml").write_text(yaml.safe_dump({"config": {full_key: value}}))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        status = render_command(project, "fuzz", project / "out", [], [])
+    assert status in (0, 2), err.getvalue()
+    assert "Traceback" not in err.getvalue()
