@@ -173,7 +173,8 @@ def test_only_the_gateway_reaches_pyroscope(single_user: Deployed, multi_tenant:
 
 def test_no_config_map_carries_the_datasource(single_user: Deployed) -> None:
     config_maps = single_user.of_type("kubernetes:core/v1:ConfigMap")
-    assert not [c for c in config_maps if c.inputs["metadata"]["namespace"] == "monitoring"]
+    in_grafana = [c for c in config_maps if c.inputs["metadata"]["namespace"] == "monitoring"]
+    assert not [c for c in in_grafana if "grafana_datasource" in c.inputs["metadata"]["labels"]]
 
 
 def test_multi_tenant_one_datasource_per_tenant_with_that_tenants_credentials(multi_tenant: Deployed) -> None:

@@ -27,6 +27,9 @@ IMAGE = "docker:index/remoteImage:RemoteImage"
 CONTAINER = "docker:index/container:Container"
 DOCKER = {"backend": "docker"}
 
+# Every config carries the per-service usage group the monitoring rules read.
+USAGE_GROUPS = {"distributor_usage_groups": {"service/${labels.service_name}": '{service_name=~".+"}'}}
+
 
 def local_resources(rendered: dict[str, Path]) -> dict[tuple[str, str], dict[str, Any]]:
     document = json.loads((rendered["local"] / "resources.json").read_text())
@@ -101,7 +104,7 @@ def test_local_stack_renders_the_pyroscope_config(rendered):
     document = yaml.safe_load(path.read_text())
     stack = yaml.safe_load((PROJECT_DIR / "stacks/Pulumi.local.yaml").read_text())
     retention = stack["config"]["pyroscope:server"]["retention"]
-    assert document["limits"] == {"retention_period": retention}
+    assert document["limits"]["retention_period"] == retention
     assert document["pyroscopedb"]["data_path"].startswith("/data/")
 
 
@@ -122,7 +125,7 @@ def test_render_of_each_major_uses_its_retention_key(tmp_path, version, key):
     out = tmp_path / version
     render(PROJECT_DIR, "local", out, sets=[f"server.version={version}", "server.retention=21d"])
     document = yaml.safe_load((out / "files/docker/pyroscope/etc/pyroscope/config.yaml").read_text())
-    assert document["limits"] == {key: "21d"}
+    assert document["limits"] == {key: "21d", **USAGE_GROUPS}
 
 
 # --- upgrades never touch the data volume ---------------------------------------------------------

@@ -33,6 +33,9 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/eks/pyroscope-irsa"
 REGION = "eu-west-1"
 AWS = {"aws:region": REGION}
 
+# Every config carries the per-service usage group the monitoring rules read.
+USAGE_GROUPS = {"distributor_usage_groups": {"service/${labels.service_name}": '{service_name=~".+"}'}}
+
 
 GATEWAY_PODS = gateway_labels("pyroscope-gateway")
 
@@ -77,7 +80,7 @@ def test_object_storage_bucket_and_region_are_wired() -> None:
 def test_retention_is_set_with_the_2x_key() -> None:
     config = make_config({**server_config(), "retention": "45d"})
     limits = helm_values(config, "b", region=REGION)["pyroscope"]["structuredConfig"]["limits"]
-    assert limits == {"retention_period": "45d"}
+    assert limits == {"retention_period": "45d", **USAGE_GROUPS}
 
 
 def test_persistence_is_on_only_for_the_stateful_components() -> None:

@@ -33,6 +33,11 @@ PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 K8S_STACKS = ("staging", "production")
+PROBE_PODS = {
+    "app.kubernetes.io/component": "probe",
+    "app.kubernetes.io/instance": "pyroscope",
+    "app.kubernetes.io/name": "pyroscope",
+}
 
 
 def unwrapped(value: Any) -> Any:
@@ -159,7 +164,13 @@ def test_staging_network_policies_put_the_gateway_in_front_of_pyroscope(staging:
     assert gateway["podSelector"]["matchLabels"] == GATEWAY_PODS
     [rule] = gateway["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": constants.GATEWAY_PORT}]
-    assert admitted(rule) == [("ingress-nginx", {}), ("monitoring", {}), ("shop", {})]
+    # ...and the probe's pods (monitoring on), not the rest of Pyroscope's namespace.
+    assert admitted(rule) == [
+        ("ingress-nginx", {}),
+        ("monitoring", {}),
+        ("pyroscope", PROBE_PODS),
+        ("shop", {}),
+    ]
 
 
 def test_staging_services_push_through_the_gateway(staging: Deployed) -> None:
@@ -176,14 +187,19 @@ def test_without_the_gateway_services_reach_pyroscope_directly() -> None:
     deployed = deploy_with(config, stack="staging", extra={"aws:region": "eu-west-1"})
     rule, _own = policy_spec(deployed, "pyroscope")["ingress"]
     assert admitted(rule) == [("ingress-nginx", {}), ("monitoring", {}), ("shop", {})]
-    assert len(deployed.of_type(NETWORK_POLICY)) == 1
+    # No gateway policy; the monitoring one admits only Prometheus (test_monitoring_objects.py).
+    names = sorted(p.inputs["metadata"]["name"] for p in deployed.of_type(NETWORK_POLICY))
+    assert names == ["pyroscope", "pyroscope-metrics"]
     assert "gatewayUrl" not in deployed.outputs
 
 
 def test_staging_datasource_secret_for_the_grafana_sidecar(staging: Deployed) -> None:
     """Behind the gateway the datasource authenticates: its file is a labelled Secret, and no
     ConfigMap in Grafana's namespace holds a datasource."""
-    assert not [c for c in staging.of_type(CONFIG_MAP) if c.inputs["metadata"]["namespace"] == "monitoring"]
+    in_grafana = [c for c in staging.of_type(CONFIG_MAP) if c.inputs["metadata"]["namespace"] == "monitoring"]
+    # Only the dashboard (for the dashboards sidecar), no datasource.
+    assert [c.inputs["metadata"]["labels"].get("grafana_datasource") for c in in_grafana] == [None]
+    assert [c.inputs["metadata"]["labels"]["grafana_dashboard"] for c in in_grafana] == ["1"]
     [secret] = [s for s in staging.of_type(SECRET) if s.inputs["metadata"]["namespace"] == "monitoring"]
     assert secret.inputs["metadata"]["labels"]["grafana_datasource"] == "1"
     assert secret.is_secret("stringData")
@@ -261,7 +277,7 @@ def test_production_network_policies_admit_no_service_namespace(production: Depl
     rule, _own = policy_spec(production, "pyroscope")["ingress"]
     assert admitted(rule) == [("pyroscope", GATEWAY_PODS)]
     [rule] = policy_spec(production, "pyroscope-gateway")["ingress"]
-    assert admitted(rule) == [("monitoring", {})]
+    assert admitted(rule) == [("monitoring", {}), ("pyroscope", PROBE_PODS)]
 
 
 def test_existing_namespace_is_not_created() -> None:
@@ -348,6 +364,8 @@ def test_every_rendered_kubernetes_object_passes_kubernetes_validate_strict(
     } <= kinds
     problems = []
     for path, document in documents:
+        if document["apiVersion"].startswith("monitoring.coreos.com/"):
+            continue  # CRDs: checked against the operator's own schema in test_monitoring_objects.py
         metadata = document["metadata"]
         key = (metadata.get("namespace", ""), document["kind"], metadata["name"])
         problems += [

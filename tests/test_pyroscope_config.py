@@ -16,6 +16,9 @@ OBSOLETE_KEYS = {"retention", "retention-levels", "storage-path", "api-bind-addr
 V2_VERSIONS = ("2.0.0", constants.PYROSCOPE_DEFAULT_VERSION)
 V1_VERSIONS = ("1.8.0", constants.PYROSCOPE_LAST_V1_VERSION)
 
+# Every config carries the per-service usage group the monitoring rules read.
+USAGE_GROUPS = {"distributor_usage_groups": {"service/${labels.service_name}": '{service_name=~".+"}'}}
+
 
 def server(**settings: Any) -> Server:
     return Server.model_validate(settings)
@@ -47,7 +50,7 @@ def paths_of(document: dict[str, Any]) -> dict[str, str]:
 @pytest.mark.parametrize("retention", ["7d", "14d", "90d", "1h30m"])
 def test_v2_deletes_with_limits_retention_period(version, retention):
     document = parsed(version, retention)
-    assert document["limits"] == {"retention_period": retention}
+    assert document["limits"] == {"retention_period": retention, **USAGE_GROUPS}
     # The v1 compactor setting would be silently ignored by the v2 engine.
     assert "compactor_blocks_retention_period" not in document["limits"]
     assert "compactor" not in document
@@ -57,7 +60,7 @@ def test_v2_deletes_with_limits_retention_period(version, retention):
 @pytest.mark.parametrize("retention", ["7d", "14d", "90d"])
 def test_v1_deletes_through_the_compactor_with_a_filesystem_bucket(version, retention):
     document = parsed(version, retention)
-    assert document["limits"] == {"compactor_blocks_retention_period": retention}
+    assert document["limits"] == {"compactor_blocks_retention_period": retention, **USAGE_GROUPS}
     assert "retention_period" not in document["limits"]
     # Without a bucket the compactor never runs, and nothing is ever deleted.
     assert document["storage"]["backend"] == "filesystem"

@@ -28,6 +28,9 @@ PYROSCOPE_READY_PATH: Final = "/ready"
 # has not even been compacted, so it is refused.
 PYROSCOPE_MIN_RETENTION_SECONDS: Final = 3600
 PYROSCOPE_MAX_RETENTION_SECONDS: Final = 10 * 366 * 86400
+# Prefix of the per-service usage group Pyroscope counts received bytes under (see
+# server/pyroscope_config.py): the monitoring rules select usage_group="service/<name>".
+USAGE_GROUP_PREFIX: Final = "service/"
 # The multi-tenancy header Pyroscope reads the tenant from.
 TENANT_HEADER: Final = "X-Scope-OrgID"
 

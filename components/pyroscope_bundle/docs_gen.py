@@ -142,12 +142,21 @@ class _Required:
 _REQUIRED: Any = _Required()
 
 
+def _reads_back(text: str) -> bool:
+    """Whether ``text`` written bare in YAML reads back as that string (``*/5 * * * *`` does not:
+    ``*`` starts an alias)."""
+    try:
+        return bool(yaml.safe_load(text) == text)
+    except yaml.YAMLError:
+        return False
+
+
 def _yaml(value: Any) -> str:
     if value is _REQUIRED:
         return "required"
     if isinstance(value, dict) and value:
         return "(section)"
-    if isinstance(value, str) and yaml.safe_load(value) != value:
+    if isinstance(value, str) and not _reads_back(value):
         return json.dumps(value)  # "2", not '2': a string that would otherwise read as a number
     text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
     return text.removesuffix("\n...").removesuffix("...").strip()

@@ -46,3 +46,5 @@ class ServerDeployment:
     # A multi-tenant server behind the gateway: Grafana's endpoint per tenant (the gateway user IS
     # the tenant), in pyroscope:server.tenants order; ``query`` is the first. Empty otherwise.
     query_per_tenant: dict[str, Endpoint] = field(default_factory=dict)
+    # The backend's component: what resources in its namespace depend on (monitoring).
+    resource: pulumi.Resource | None = None

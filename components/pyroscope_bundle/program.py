@@ -13,6 +13,7 @@ import pulumi
 from pyroscope_bundle.config import BundleConfig, ConfigError, load_config
 from pyroscope_bundle.config.source import StackSecrets, read_raw_config
 from pyroscope_bundle.grafana import deploy_grafana
+from pyroscope_bundle.monitoring import deploy_monitoring
 from pyroscope_bundle.server import deploy_server
 from pyroscope_bundle.wiring import deploy_wiring, resolve_target
 
@@ -37,6 +38,7 @@ def deploy(config: BundleConfig, secrets: StackSecrets, project_root: Path) -> d
     if server is not None:
         outputs.update(server.outputs)
     outputs.update(deploy_grafana(config, server, secrets))
+    outputs.update(deploy_monitoring(config, server))
     target = resolve_target(config, server, secrets.auth_token)
     ecs_target = resolve_target(config, server, secrets.auth_token, from_outside=True)
     outputs.update(deploy_wiring(config, target, project_root, ecs_target))

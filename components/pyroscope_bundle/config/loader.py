@@ -20,7 +20,7 @@ from pyroscope_bundle.config.model import BundleConfig, Service
 from pyroscope_bundle.config.structure import check_structure
 from pyroscope_bundle.config.types import version_tuple
 
-STRUCTURED_KEYS = ("server", "grafana", "target", "services")
+STRUCTURED_KEYS = ("server", "grafana", "target", "services", "monitoring")
 # Secret keys: only whether they are set enters the model; values stay Pulumi secret Outputs.
 SECRET_KEYS = ("authToken", "grafanaAdminPassword")
 TOP_LEVEL_KEYS = STRUCTURED_KEYS + SECRET_KEYS
@@ -262,11 +262,39 @@ def cross_check(config: BundleConfig, project_root: Path | None = None) -> list[
     problems += _check_datasource_uids(config)
     problems += _check_target(config)
     problems += _check_services(config, project_root)
+    problems += _check_tempo(config)
     # Imported here: the wiring package imports the config package (no import cycle).
     from pyroscope_bundle.wiring.checks import check_services
 
     problems += check_services(config, project_root)
     return problems
+
+
+def _check_tempo(config: BundleConfig) -> list[Problem]:
+    """An existing Tempo datasource can only be changed through Grafana's API; a provisioning
+    file with its uid would create a second, conflicting datasource."""
+    tempo = config.grafana.tempo
+    if not tempo.existing:
+        return []
+    if tempo.url is not None:
+        return [
+            Problem(
+                key_path("grafana", "tempo", "url"),
+                "is set together with tempo.existing: true; existing links the datasource that is "
+                "already in Grafana, url creates a new one - set one of them",
+                tempo.url,
+            )
+        ]
+    if config.grafana_mode != "api":
+        return [
+            Problem(
+                key_path("grafana", "tempo", "existing"),
+                f"needs grafana.mode api (is {config.grafana_mode}): only Grafana's API can update a "
+                "datasource the bundle did not provision",
+                True,
+            )
+        ]
+    return []
 
 
 def _check_datasource_uids(config: BundleConfig) -> list[Problem]:

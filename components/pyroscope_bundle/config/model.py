@@ -9,9 +9,9 @@ generated from them (``pyroscope-bundle docs``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from pyroscope_bundle_runtime.contract import JAVA_DEFAULT_AGENT_PATH
 
@@ -31,6 +31,7 @@ from pyroscope_bundle.config.types import (
     HttpUrl,
     IamRole,
     IamRoleArn,
+    ImageRegistry,
     IPv4,
     KmsKeyArn,
     LabelKey,
@@ -169,6 +170,51 @@ class Helm(Model):
     )
 
 
+class Toleration(Model):
+    key: str | None = Field(default=None, description="Taint key (null with operator Exists: every taint).")
+    operator: Literal["Equal", "Exists"] = Field(default="Equal", description="Equal or Exists.")
+    value: str | None = Field(default=None, description="Taint value (operator Equal).")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
+        default=None, description="Taint effect; null matches every effect."
+    )
+    toleration_seconds: int | None = Field(
+        default=None, ge=0, description="NoExecute only: how long the pod stays bound after the taint."
+    )
+
+
+AFFINITY_KEYS = ("nodeAffinity", "podAffinity", "podAntiAffinity")
+
+
+class Scheduling(Model):
+    """Where the bundle's pods may run: applied to EVERY workload it deploys in the server's
+    namespace (Pyroscope StatefulSet, gateway Deployment, probe CronJob, chart components)."""
+
+    node_selector: dict[str, str] = Field(
+        default_factory=dict, description="Pod nodeSelector (empty: any node)."
+    )
+    tolerations: list[Toleration] = Field(
+        default_factory=list, description="Pod tolerations (e.g. for a dedicated, tainted node pool)."
+    )
+    affinity: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Pod affinity, a Kubernetes Affinity object in API form (keys nodeAffinity, "
+            "podAffinity, podAntiAffinity); empty: none."
+        ),
+    )
+    priority_class_name: DnsLabel | None = Field(
+        default=None, description="PriorityClass of the pods (it must exist); null: the cluster default."
+    )
+
+    @field_validator("affinity")
+    @classmethod
+    def _affinity_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(AFFINITY_KEYS))
+        if unknown:
+            raise ValueError(f"has unknown keys {unknown}; allowed: {', '.join(AFFINITY_KEYS)}")
+        return value
+
+
 class KubernetesServer(Model):
     namespace: DnsLabel = Field(default="pyroscope", description="Namespace Pyroscope runs in.")
     create_namespace: bool = Field(default=True, description="Create the namespace (false: it exists).")
@@ -187,6 +233,13 @@ class KubernetesServer(Model):
         ),
     )
     ingress: Ingress = Field(default_factory=Ingress, description="Optional Ingress (off).")
+    scheduling: Scheduling = Field(
+        default_factory=Scheduling, description="nodeSelector, tolerations, affinity, priority class."
+    )
+    image_pull_secrets: list[DnsLabel] = Field(
+        default_factory=list,
+        description="Secrets (in the server namespace) every pod pulls its images with (private mirrors).",
+    )
     helm: Helm = Field(default_factory=Helm, description="Settings for mode=microservices.")
 
 
@@ -230,6 +283,14 @@ class Server(Model):
         default=False,
         description="Pulumi-protect data-holding resources (volume, PVC, bucket) from deletion.",
     )
+    image_registry: ImageRegistry | None = Field(
+        default=None,
+        description=(
+            "Registry prefix for EVERY image the bundle runs (Pyroscope, gateway, probe, Docker "
+            "Grafana, chart images), e.g. registry.example.com/dockerhub: images become "
+            "<prefix>/grafana/pyroscope:<tag>. null: Docker Hub."
+        ),
+    )
     docker: DockerServer = Field(default_factory=DockerServer, description="Settings for backend=docker.")
     kubernetes: KubernetesServer = Field(
         default_factory=KubernetesServer, description="Settings for backend=kubernetes."
@@ -252,6 +313,17 @@ class Tempo(Model):
         default=None, description="Tempo URL; set it to provision a Tempo datasource linked to profiles."
     )
     datasource_uid: DnsLabel = Field(default="tempo", description="uid of the Tempo datasource.")
+    name: str = Field(
+        default="Tempo", min_length=1, description="Name of the Tempo datasource the bundle creates."
+    )
+    existing: bool = Field(
+        default=False,
+        description=(
+            "The Tempo datasource `datasourceUid` already exists in Grafana: add the trace-to-profile "
+            "link to it (mode api: its jsonData is read and updated in place) instead of creating one. "
+            "Leave url unset."
+        ),
+    )
 
 
 class DockerGrafana(Model):
@@ -298,6 +370,127 @@ class Grafana(Model):
     docker: DockerGrafana = Field(default_factory=DockerGrafana, description="Settings for mode=docker.")
     sidecar: Sidecar = Field(default_factory=Sidecar, description="Settings for mode=kubernetes-sidecar.")
     api: GrafanaApi = Field(default_factory=GrafanaApi, description="Settings for mode=api.")
+
+
+# --- pyroscope:monitoring ---------------------------------------------------------------------
+
+
+class Alerts(Model):
+    """Thresholds of the PrometheusRule; docs/runbook.md#alerts explains each alert."""
+
+    no_profiles_for: DurationField = Field(
+        default=parse_duration("15m"),
+        description="A wired service (or the probe) that sends nothing for this long pages (one alert each).",
+    )
+    not_ingesting_for: DurationField = Field(
+        default=parse_duration("15m"),
+        description="Pyroscope is up but receives no profile at all for this long.",
+    )
+    no_leader_for: DurationField = Field(
+        default=parse_duration("5m"), description="The v2 metastore has no raft leader for this long."
+    )
+    compaction_stalled_for: DurationField = Field(
+        default=parse_duration("3h"),
+        description=(
+            "No successful compaction job while profiles arrive, for this long (retention then stops "
+            "deleting data: the compaction workers delete expired blocks)."
+        ),
+    )
+    volume_full_within: DurationField | None = Field(
+        default=None,
+        description=(
+            "Alert when the data volume is predicted (predict_linear over 6h) to fill within this "
+            "window; null: the retention period, capped at 30d."
+        ),
+    )
+    discarded_ratio: float = Field(
+        default=0.01, gt=0, le=1, description="Share of received bytes discarded (limits, size, validation)."
+    )
+    gateway_error_ratio: float = Field(
+        default=0.05, gt=0, le=1, description="Share of 5xx answers at the gateway's Ingress."
+    )
+    auth_failures_per_second: float = Field(
+        default=0.2, gt=0, description="Rate of 401/403 answers at the gateway's Ingress (per second, 10m)."
+    )
+    memory_ratio: float = Field(
+        default=0.9, gt=0, le=1, description="Working set of the Pyroscope container over its memory limit."
+    )
+    restarts_per_hour: int = Field(default=3, ge=1, description="Container restarts within an hour.")
+
+
+class Probe(Model):
+    enabled: bool | None = Field(
+        default=None,
+        description=(
+            "A CronJob that pushes a synthetic profile through the gateway (push-only credential) and "
+            "queries it back (read credential). null: on when monitoring and the gateway are on."
+        ),
+    )
+    schedule: str = Field(
+        default="*/5 * * * *",
+        pattern=r"^\S+ \S+ \S+ \S+ \S+$",
+        description="Cron schedule of the probe (five fields).",
+    )
+    service_name: DnsLabel = Field(
+        default="pyroscope-bundle-probe", description="service_name label of the probe's profiles."
+    )
+
+
+class Dashboard(Model):
+    enabled: bool = Field(
+        default=True,
+        description="Provision the health and per-service ingestion dashboard (like the datasource).",
+    )
+    prometheus_datasource_uid: DnsLabel = Field(
+        default="prometheus", description="uid of the Grafana Prometheus datasource that scrapes Pyroscope."
+    )
+
+
+class Monitoring(Model):
+    enabled: bool | None = Field(
+        default=None,
+        description=(
+            "Self-monitoring for the Prometheus Operator (ServiceMonitor, PrometheusRule), the dashboard "
+            "and the probe. null: on for the kubernetes backend, off for docker (docs/runbook.md)."
+        ),
+    )
+    namespace: DnsLabel = Field(
+        default="monitoring", description="Namespace Prometheus runs in (admitted to Pyroscope's port)."
+    )
+    prometheus_pod_labels: dict[str, str] = Field(
+        default_factory=lambda: {"app.kubernetes.io/name": "prometheus"},
+        description=(
+            "Labels of the Prometheus pods: only they, not the whole namespace, may reach Pyroscope's "
+            "port (its /metrics shares the port with the unauthenticated API). Empty: every pod."
+        ),
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Extra labels on the ServiceMonitor and PrometheusRule, for the operator's selectors "
+            "(kube-prometheus-stack: release: <its release name>)."
+        ),
+    )
+    scrape_interval: DurationField = Field(default=parse_duration("30s"), description="Scrape interval.")
+    ingress_controller: Literal["ingress-nginx", "none"] | None = Field(
+        default=None,
+        description=(
+            "Where the gateway's status codes come from (nginx OSS exports no Prometheus metrics): "
+            "the ingress-nginx controller's metrics for traffic through the Ingress. null: "
+            "ingress-nginx when the Ingress is on with className nginx."
+        ),
+    )
+    runbook_url: str = Field(
+        default="docs/runbook.md",
+        min_length=1,
+        description=(
+            "Base of every alert's runbook_url (the alert's section is appended as #anchor): where "
+            "your copy of docs/runbook.md is browsable, e.g. https://github.com/ORG/REPO/blob/main/docs/runbook.md."
+        ),
+    )
+    alerts: Alerts = Field(default_factory=Alerts, description="Alert thresholds.")
+    probe: Probe = Field(default_factory=Probe, description="Continuous end-to-end probe.")
+    dashboard: Dashboard = Field(default_factory=Dashboard, description="Grafana dashboard.")
 
 
 # --- pyroscope:target ---------------------------------------------------------------------------
@@ -512,6 +705,7 @@ class BundleConfig(Model):
     grafana: Grafana = Field(default_factory=Grafana)
     target: Target = Field(default_factory=Target)
     services: list[Service] = Field(default_factory=list)
+    monitoring: Monitoring = Field(default_factory=Monitoring)
     auth_token_set: bool = Field(default=False, description="Whether pyroscope:authToken is set.")
 
     @model_validator(mode="after")
@@ -534,6 +728,20 @@ class BundleConfig(Model):
         if not self.server.enabled:
             return "none"
         return "docker" if self.server.backend == "docker" else "kubernetes-sidecar"
+
+    @property
+    def monitoring_enabled(self) -> bool:
+        """Self-monitoring: needs a Kubernetes server (the Prometheus Operator's objects)."""
+        if not self.server.enabled or self.server.backend != "kubernetes":
+            return False
+        return self.monitoring.enabled is not False
+
+    @property
+    def probe_enabled(self) -> bool:
+        """The probe pushes and reads through the gateway's role credentials."""
+        if not (self.monitoring_enabled and self.gateway_enabled):
+            return False
+        return self.monitoring.probe.enabled is not False
 
     @property
     def gateway_enabled(self) -> bool:

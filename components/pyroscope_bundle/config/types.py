@@ -181,6 +181,21 @@ def check_dns_subdomain(value: Any) -> str:
     return value
 
 
+_REGISTRY_RE = re.compile(
+    r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]([-a-z0-9._]*[a-z0-9])?)*$"
+)
+
+
+def check_image_registry(value: Any) -> str:
+    """A registry host (optionally :port) with an optional path: no scheme, no trailing slash."""
+    if not isinstance(value, str) or not _REGISTRY_RE.match(value):
+        raise ValueError(
+            "is not a registry prefix; use a host with an optional port and path, without "
+            "scheme or trailing slash, e.g. registry.example.com/dockerhub"
+        )
+    return value
+
+
 def check_host_name(value: Any) -> str:
     """An Ingress host: a lowercase DNS name (``*.`` wildcard allowed), not a URL, no port."""
     if isinstance(value, str) and ("://" in value or "/" in value or ":" in value):

@@ -10,12 +10,13 @@ from pyroscope_bundle import constants
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.gateway.credentials import GatewayCredentials
+from pyroscope_bundle.placement import image_ref
 
 GATEWAY_COMPONENT = "gateway"
 
 
 def gateway_image(config: BundleConfig) -> str:
-    return f"{constants.GATEWAY_IMAGE}:{config.server.gateway.version}"
+    return image_ref(config.server, constants.GATEWAY_IMAGE, config.server.gateway.version)
 
 
 def gateway_labels(instance: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.gateway.common import GatewayDeployment, gateway_image, gateway_labels
 from pyroscope_bundle.gateway.credentials import GatewayCredentials
 from pyroscope_bundle.gateway.nginx import NginxSettings, render_nginx_conf
+from pyroscope_bundle.placement import pod_placement
 from pyroscope_bundle.server.k8s_manifests import HTTP_PORT_NAME, in_cluster_url
 
 # Clients reach the gateway on Pyroscope's usual port; nginx listens on its unprivileged one.
@@ -118,6 +119,7 @@ def gateway_deployment_spec(
                     {"name": "htpasswd", "secret": {"secretName": secret, "defaultMode": 0o440}},
                     {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
                 ],
+                **pod_placement(config.server.kubernetes),
             },
         },
     }

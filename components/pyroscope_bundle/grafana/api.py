@@ -21,6 +21,7 @@ from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
 from pyroscope_bundle.grafana.datasource import (
     DatasourceTarget,
     datasource_targets,
+    linked_tempo_json_data,
     pyroscope_datasource,
     tempo_datasource,
 )
@@ -148,6 +149,8 @@ class ApiDatasource(pulumi.ComponentResource):
         if tempo is not None:
             tempo_args = datasource_args(tempo)
             self.tempo = grafana_sdk.oss.DataSource("tempo-datasource", **tempo_args, opts=child)
+        if grafana.tempo.existing:
+            link_existing_tempo(config, child)
         self.outputs: dict[str, Any] = {
             "grafanaUrl": grafana.api.url,
             "datasourceUid": grafana.datasource.uid,
@@ -194,6 +197,25 @@ class ApiDatasource(pulumi.ComponentResource):
             secure_json_data_encoded=secure,
             opts=opts,
         )
+
+
+def link_existing_tempo(config: BundleConfig, opts: pulumi.ResourceOptions) -> None:
+    """Add the profiles link to a Tempo datasource that already exists (``tempo.existing``):
+    read its jsonData through the API and write it back with ``tracesToProfiles`` set, as a
+    ``grafana.oss.DataSourceConfig`` on its uid (never a second DataSource with the same uid)."""
+    grafana = config.grafana
+    uid = grafana.tempo.datasource_uid
+    existing = grafana_sdk.oss.get_data_source_output(
+        uid=uid, opts=pulumi.InvokeOutputOptions(provider=opts.provider)
+    )
+    grafana_sdk.oss.DataSourceConfig(
+        "tempo-datasource-profiles-link",
+        uid=uid,
+        json_data_encoded=existing.json_data_encoded.apply(
+            lambda current: linked_tempo_json_data(current, grafana)
+        ),
+        opts=opts,
+    )
 
 
 def deploy_api_datasource(

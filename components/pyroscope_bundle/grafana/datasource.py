@@ -16,6 +16,7 @@ second one; every other tenant gets ``<uid>-<tenant>`` and ``<name> (<tenant>)``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -135,28 +136,40 @@ def pyroscope_datasource(
     return entry
 
 
+def traces_to_profiles(grafana: Grafana) -> dict[str, Any]:
+    """Tempo's ``jsonData.tracesToProfiles``: span -> CPU profile of the same service."""
+    return {
+        "datasourceUid": grafana.datasource.uid,
+        "profileTypeId": CPU_PROFILE_TYPE,
+        "tags": [{"key": "service.name", "value": "service_name"}],
+        "customQuery": False,
+    }
+
+
 def tempo_datasource(grafana: Grafana) -> dict[str, Any] | None:
     """A Tempo datasource linking spans to the Pyroscope datasource, when a Tempo URL is set."""
     tempo = grafana.tempo
     if tempo.url is None:
         return None
     return {
-        "name": "Tempo",
+        "name": tempo.name,
         "type": "tempo",
         "uid": tempo.datasource_uid,
         "access": "proxy",
         "url": tempo.url,
         "orgId": 1,
         "editable": False,
-        "jsonData": {
-            "tracesToProfiles": {
-                "datasourceUid": grafana.datasource.uid,
-                "profileTypeId": CPU_PROFILE_TYPE,
-                "tags": [{"key": "service.name", "value": "service_name"}],
-                "customQuery": False,
-            }
-        },
+        "jsonData": {"tracesToProfiles": traces_to_profiles(grafana)},
     }
+
+
+def linked_tempo_json_data(existing_json_data: str | None, grafana: Grafana) -> str:
+    """An EXISTING Tempo datasource's jsonData with the profiles link set, everything else kept
+    (``grafana.tempo.existing``: the whole jsonData is written back through the API)."""
+    current = json.loads(existing_json_data) if existing_json_data else {}
+    if not isinstance(current, dict):
+        current = {}
+    return json.dumps({**current, "tracesToProfiles": traces_to_profiles(grafana)}, sort_keys=True)
 
 
 def provisioning_document(

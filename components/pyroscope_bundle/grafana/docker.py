@@ -45,8 +45,13 @@ SECRET_FILE_MODE = "0400"
 # --- pure spec builders ---------------------------------------------------------------------------
 
 
-def image_ref(grafana: Grafana) -> str:
-    return f"{constants.GRAFANA_IMAGE}:{grafana.version}"
+def image_ref(grafana: Grafana, registry: str | None = None) -> str:
+    """The Grafana image, under ``server.imageRegistry`` when set."""
+    return (
+        f"{registry}/{constants.GRAFANA_IMAGE}:{grafana.version}"
+        if registry
+        else (f"{constants.GRAFANA_IMAGE}:{grafana.version}")
+    )
 
 
 def container_name(config: BundleConfig) -> str:
@@ -170,7 +175,10 @@ class DockerGrafana(pulumi.ComponentResource):
         password = pulumi.Output.secret(admin_password)
 
         self.image = docker.RemoteImage(
-            "grafana-image", name=image_ref(grafana), keep_locally=True, opts=child
+            "grafana-image",
+            name=image_ref(grafana, config.server.image_registry),
+            keep_locally=True,
+            opts=child,
         )
         # Dashboards, users and the admin password hash live here; kept when the stack goes.
         self.volume = docker_options.data_volume(
@@ -234,7 +242,7 @@ class DockerGrafana(pulumi.ComponentResource):
             "grafanaAdminPassword": password,
             "datasourceUid": grafana.datasource.uid,
             "grafanaVersion": grafana.version,
-            "grafanaImage": image_ref(grafana),
+            "grafanaImage": image_ref(grafana, config.server.image_registry),
         }
         self.register_outputs({"grafanaUrl": grafana_url(grafana)})
 

@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from pyroscope_bundle import constants, docker_options
+from pyroscope_bundle import constants, docker_options, placement
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.config.model import Server
 from pyroscope_bundle.config.types import version_tuple
@@ -34,8 +34,8 @@ HEALTHY_WAIT_SECONDS = 120
 
 
 def image_ref(server: Server) -> str:
-    """The pinned image; tags carry no leading ``v``."""
-    return f"{constants.PYROSCOPE_IMAGE}:{server.version}"
+    """The image (under ``server.imageRegistry`` when set)."""
+    return placement.image_ref(server, constants.PYROSCOPE_IMAGE, server.version)
 
 
 def container_name(server: Server) -> str:

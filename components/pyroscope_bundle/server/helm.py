@@ -25,6 +25,7 @@ from pyroscope_bundle import constants
 from pyroscope_bundle.config import BundleConfig, ConfigError
 from pyroscope_bundle.config.errors import Problem, key_path
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
+from pyroscope_bundle.placement import pod_placement
 from pyroscope_bundle.server import k8s_manifests as manifests
 from pyroscope_bundle.server.kubernetes import (
     data_options,
@@ -215,6 +216,11 @@ def helm_values(
             "limits": pyroscope_config(server)["limits"],
         },
     }
+    # Scheduling and image pulls, the same for every chart component (chart values of the same
+    # names; image.registry is prefixed to image.repository by the chart's templates).
+    pyroscope.update(pod_placement(server.kubernetes))
+    if server.image_registry:
+        pyroscope["image"]["registry"] = server.image_registry
     if credentials_secret is not None:
         pyroscope["extraVolumes"].append(
             {"name": CREDENTIALS_VOLUME, "secret": {"secretName": credentials_secret, "defaultMode": 0o440}}
@@ -452,4 +458,5 @@ def deploy_helm_server(config: BundleConfig) -> ServerDeployment:
             "bucketName": component.bucket_name,
         },
         namespace=component.namespace,
+        resource=component,
     )

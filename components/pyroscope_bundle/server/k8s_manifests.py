@@ -15,6 +15,7 @@ from typing import Any
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.config.model import BundleConfig, Server
+from pyroscope_bundle.placement import image_ref, pod_placement
 
 # Names of the objects (deterministic: reviewers read them in the render).
 SERVER_NAME = "pyroscope"
@@ -177,7 +178,7 @@ def statefulset_manifest(server: Server, namespace: str, config_yaml: str) -> di
     config_dir = posixpath.dirname(constants.PYROSCOPE_CONFIG_PATH)
     container = {
         "name": "pyroscope",
-        "image": f"{constants.PYROSCOPE_IMAGE}:{server.version}",
+        "image": image_ref(server, constants.PYROSCOPE_IMAGE, server.version),
         "imagePullPolicy": "IfNotPresent",
         "args": ["-target=all", f"-config.file={constants.PYROSCOPE_CONFIG_PATH}"],
         "ports": [
@@ -204,6 +205,7 @@ def statefulset_manifest(server: Server, namespace: str, config_yaml: str) -> di
             {"name": CONFIG_VOLUME, "configMap": {"name": SERVER_NAME + CONFIG_SUFFIX}},
             {"name": TMP_VOLUME, "emptyDir": {}},
         ],
+        **pod_placement(server.kubernetes),
     }
     return {
         "apiVersion": "apps/v1",

@@ -233,11 +233,16 @@ def push_endpoint(config: BundleConfig, gateway: GatewayDeployment) -> Endpoint:
 def gateway_network_policy(config: BundleConfig, gateway: GatewayDeployment) -> dict[str, Any]:
     """Only known clients reach the gateway's pods (it authenticates them, this fences the rest):
     wired services' namespaces, Grafana's sidecar namespace and ``allowFrom``."""
+    peers = manifests.client_peers(config)
+    if config.probe_enabled:
+        from pyroscope_bundle.monitoring.probe import probe_pod_labels
+
+        peers.append(manifests.Peer(config.server.kubernetes.namespace, probe_pod_labels()))
     return manifests.network_policy_manifest(
         "pyroscope-gateway",
         config.server.kubernetes.namespace,
         gateway.pod_labels,
-        manifests.client_peers(config),
+        peers,
         constants.GATEWAY_PORT,
         component="gateway",
     )
@@ -274,4 +279,5 @@ def deploy_kubernetes_server(config: BundleConfig) -> ServerDeployment | None:
             "pyroscopeVersion": server.version,
         },
         namespace=component.namespace,
+        resource=component,
     )

@@ -45,6 +45,12 @@ def pyroscope_config(server: Server) -> dict[str, Any]:
         document["storage"] = {"backend": "filesystem", "filesystem": {"dir": f"{DATA}/bucket"}}
         document["compactor"] = {"data_dir": f"{DATA}/compactor"}
         document["limits"] = {"compactor_blocks_retention_period": server.retention.text}
+    # One usage group per service_name (a dynamic group name, pkg/validation/usage_groups.go in
+    # v1.21.1 and v2.2.1): pyroscope_usage_group_received_decompressed_total then carries
+    # usage_group="service/<service_name>", so an alert can see one service stop sending.
+    document["limits"]["distributor_usage_groups"] = {
+        constants.USAGE_GROUP_PREFIX + "${labels.service_name}": '{service_name=~".+"}'
+    }
     return document
 
 
