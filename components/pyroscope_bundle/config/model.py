@@ -171,9 +171,9 @@ class Helm(Model):
 
 
 class Toleration(Model):
-    key: str | None = Field(default=None, description="Taint key (null with operator Exists: every taint).")
+    key: LabelKey | None = Field(default=None, description="Taint key (null with operator Exists: every taint).")
     operator: Literal["Equal", "Exists"] = Field(default="Equal", description="Equal or Exists.")
-    value: str | None = Field(default=None, description="Taint value (operator Equal).")
+    value: LabelValue | None = Field(default=None, description="Taint value (operator Equal).")
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
         default=None, description="Taint effect; null matches every effect."
     )
@@ -189,7 +189,7 @@ class Scheduling(Model):
     """Where the bundle's pods may run: applied to EVERY workload it deploys in the server's
     namespace (Pyroscope StatefulSet, gateway Deployment, probe CronJob, chart components)."""
 
-    node_selector: dict[str, str] = Field(
+    node_selector: dict[LabelKey, LabelValue] = Field(
         default_factory=dict, description="Pod nodeSelector (empty: any node)."
     )
     tolerations: list[Toleration] = Field(
@@ -457,14 +457,14 @@ class Monitoring(Model):
     namespace: DnsLabel = Field(
         default="monitoring", description="Namespace Prometheus runs in (admitted to Pyroscope's port)."
     )
-    prometheus_pod_labels: dict[str, str] = Field(
+    prometheus_pod_labels: dict[LabelKey, LabelValue] = Field(
         default_factory=lambda: {"app.kubernetes.io/name": "prometheus"},
         description=(
             "Labels of the Prometheus pods: only they, not the whole namespace, may reach Pyroscope's "
             "port (its /metrics shares the port with the unauthenticated API). Empty: every pod."
         ),
     )
-    labels: dict[str, str] = Field(
+    labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict,
         description=(
             "Extra labels on the ServiceMonitor and PrometheusRule, for the operator's selectors "

@@ -188,7 +188,7 @@ _REGISTRY_RE = re.compile(
 
 def check_image_registry(value: Any) -> str:
     """A registry host (optionally :port) with an optional path: no scheme, no trailing slash."""
-    if not isinstance(value, str) or not _REGISTRY_RE.match(value):
+    if not isinstance(value, str) or not _REGISTRY_RE.fullmatch(value):
         raise ValueError(
             "is not a registry prefix; use a host with an optional port and path, without "
             "scheme or trailing slash, e.g. registry.example.com/dockerhub"
@@ -421,3 +421,4 @@ BasicAuthUser = Annotated[str, BeforeValidator(check_basic_auth_user)]
 PlainText = Annotated[str, BeforeValidator(check_plain_text)]
 StackName = Annotated[str, BeforeValidator(check_stack_name)]
 RelativePath = Annotated[str, BeforeValidator(check_relative_path)]
+ImageRegistry = Annotated[str, BeforeValidator(check_image_registry)]
