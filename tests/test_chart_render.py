@@ -122,6 +122,8 @@ def test_every_object_passes_kubernetes_validate_strict(microservices: Path) -> 
     objects = objects_in(microservices)
     assert len(objects) > 40
     for name, obj in objects.items():
+        if obj["apiVersion"].startswith("monitoring.coreos.com/"):
+            continue  # CRDs: the operator's schema, test_monitoring_objects.py
         assert kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True) == KUBERNETES_VERSION, name
 
 
@@ -276,3 +278,27 @@ def test_render_chart_drops_hooks_and_namespaces_objects(chart: Path) -> None:
     assert not any("helm.sh/hook" in (o["metadata"].get("annotations") or {}) for o in objects)
     with pytest.raises(ChartError, match=r"the program deploys pyroscope 0\.0\.1"):
         render_chart(chart, CHART_NAME, "0.0.1", {}, name="pyroscope", namespace="obs")
+
+
+def test_podmonitor_scrapes_every_chart_component_on_its_http_port(microservices: Path) -> None:
+    """The PodMonitor's selector and port name, checked against the pods the real chart renders."""
+    from tests.test_monitoring_objects import crd_errors
+
+    objects = objects_in(microservices)
+    monitor = objects[f"{NAMESPACE}/podmonitor-pyroscope.yaml"]
+    assert crd_errors(monitor) == []
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    [endpoint] = monitor["spec"]["podMetricsEndpoints"]
+    scraped, skipped = [], []
+    for name, obj in objects.items():
+        if obj["kind"] not in ("Deployment", "StatefulSet"):
+            continue
+        template = obj["spec"]["template"]
+        selected = selector.items() <= template["metadata"]["labels"].items()
+        (scraped if selected else skipped).append(name)
+        if selected:
+            ports = [p["name"] for c in template["spec"]["containers"] for p in c.get("ports", [])]
+            assert endpoint["port"] in ports, name
+    assert f"{NAMESPACE}/statefulset-pyroscope-metastore.yaml" in scraped
+    assert f"{NAMESPACE}/deployment-pyroscope-distributor.yaml" in scraped
+    assert f"{NAMESPACE}/deployment-pyroscope-gateway.yaml" in skipped

@@ -171,7 +171,9 @@ class Helm(Model):
 
 
 class Toleration(Model):
-    key: LabelKey | None = Field(default=None, description="Taint key (null with operator Exists: every taint).")
+    key: LabelKey | None = Field(
+        default=None, description="Taint key (null with operator Exists: every taint)."
+    )
     operator: Literal["Equal", "Exists"] = Field(default="Equal", description="Equal or Exists.")
     value: LabelValue | None = Field(default=None, description="Taint value (operator Equal).")
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(

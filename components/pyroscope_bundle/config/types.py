@@ -182,7 +182,7 @@ def check_dns_subdomain(value: Any) -> str:
 
 
 _REGISTRY_RE = re.compile(
-    r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]([-a-z0-9._]*[a-z0-9])?)*$"
+    r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]([-a-z0-9._]*[a-z0-9])?)*", re.ASCII
 )
 
 
