@@ -289,7 +289,8 @@ def test_podmonitor_scrapes_every_chart_component_on_its_http_port(microservices
     assert crd_errors(monitor) == []
     selector = monitor["spec"]["selector"]["matchLabels"]
     [endpoint] = monitor["spec"]["podMetricsEndpoints"]
-    scraped, skipped = [], []
+    scraped: list[str] = []
+    skipped: list[str] = []
     for name, obj in objects.items():
         if obj["kind"] not in ("Deployment", "StatefulSet"):
             continue
