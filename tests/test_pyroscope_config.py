@@ -82,13 +82,22 @@ def test_every_path_is_on_the_data_volume(version):
     assert paths, "the config pins its storage paths"
     assert "pyroscopedb.data_path" in paths
     for key, value in paths.items():
+        if key.endswith("temp_dir"):
+            # Scratch only (compaction-worker downloads): the writable /tmp (an emptyDir on Kubernetes).
+            assert value == constants.PYROSCOPE_TMP_DIR, key
+            continue
         assert value.startswith(constants.PYROSCOPE_DATA_DIR + "/"), f"{key}={value} is outside the volume"
 
 
 @pytest.mark.parametrize("version", V2_VERSIONS)
 def test_v2_metastore_state_is_on_the_data_volume(version):
     paths = paths_of(parsed(version))
-    assert {"metastore.data_dir", "metastore.raft.dir", "storage.filesystem.dir"} <= set(paths)
+    assert {
+        "metastore.data_dir",
+        "metastore.raft.dir",
+        "metastore.raft.snapshots_dir",
+        "storage.filesystem.dir",
+    } <= set(paths)
 
 
 def test_the_http_port_and_tenancy_follow_the_config():

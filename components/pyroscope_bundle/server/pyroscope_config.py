@@ -4,8 +4,10 @@ Retention is the reason this is version-aware: Pyroscope 2.x deletes data throug
 cleaner (``limits.retention_period``), while 1.x only deletes blocks in the compactor
 (``limits.compactor_blocks_retention_period``), which runs only when a storage bucket is
 configured - so 1.x gets a filesystem bucket on the data volume. Every path is pinned under the
-data volume: the image's defaults are relative to the working directory and some (e.g. 1.x's
-``./data-shared``) would land outside it and vanish with the container.
+data volume (scratch under /tmp): the image's defaults are relative to the working directory and
+some (e.g. ``./data-compactor``) would land outside it, on a read-only root filesystem. 2.x runs
+the v2 storage only (``architecture_storage: v2``). Each key is checked against Pyroscope's
+reference of each recorded version (tests/upstream/).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pyroscope_bundle.config.model import Server
 from pyroscope_bundle.config.types import version_tuple
 
 DATA = constants.PYROSCOPE_DATA_DIR
+# 2.2.0's default (metastore.index.cleanup-interval, cmd/pyroscope/help-all.txt.tmpl at v2.2.0).
+INDEX_CLEANUP_INTERVAL = "15m"
 
 
 def major_version(server: Server) -> int:
@@ -34,11 +38,21 @@ def pyroscope_config(server: Server) -> dict[str, Any]:
         "pyroscopedb": {"data_path": f"{DATA}/pyroscopedb"},
     }
     if major_version(server) >= 2:
+        # v2 only: the default v1-v2-dual also starts the v1 ingester, compactor, querier and
+        # store-gateway, whose compactor writes to ./data-compactor (outside the volume). The
+        # official chart's v2 single binary sets v2 as well.
+        document["architecture_storage"] = "v2"
         document["storage"] = {"backend": "filesystem", "filesystem": {"dir": f"{DATA}/v2/shared"}}
+        raft = f"{DATA}/v2/metastore/raft"
         document["metastore"] = {
             "data_dir": f"{DATA}/v2/metastore/data",
-            "raft": {"dir": f"{DATA}/v2/metastore/raft"},
+            # snapshots_dir defaults to a relative ./data/v2/metastore/raft: pinned with the log.
+            "raft": {"dir": raft, "snapshots_dir": raft},
+            # The index cleaner is what enforces retention; its interval defaults to 0
+            # (disabled) before 2.2.0, so 2.0.x/2.1.x would never delete anything.
+            "index": {"cleanup_interval": INDEX_CLEANUP_INTERVAL},
         }
+        document["compaction_worker"] = {"temp_dir": constants.PYROSCOPE_TMP_DIR}
         document["limits"] = {"retention_period": server.retention.text}
     else:
         # The compactor only runs (and so only deletes) when a bucket is configured.
