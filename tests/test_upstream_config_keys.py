@@ -40,8 +40,16 @@ def leaves(node: Any, prefix: str = "") -> Iterator[str]:
 
 
 def unknown_keys(document: dict[str, Any], version: str) -> list[str]:
+    """Leaf key paths the reference does not have. A map the reference documents without
+    children (``distributor_usage_groups:``) takes keys the user names."""
     known = known_keys(version)
-    return [key for key in leaves(document) if key not in known]
+    maps = {key for key in known if key.endswith(".")}
+    free_form = {m for m in maps if not any(key != m and key.startswith(m) for key in known)}
+    return [
+        key
+        for key in leaves(document)
+        if key not in known and not any(key.startswith(prefix) for prefix in free_form)
+    ]
 
 
 def test_the_facts_cover_the_default_and_the_last_1x_and_each_2x_minor() -> None:
@@ -74,6 +82,11 @@ def test_the_check_can_fail() -> None:
         "storage-path",
     ]
     assert unknown_keys({"architecture_storage": "v2"}, "1.21.1") == ["architecture_storage"]
+    # A free-form map takes any name, but only where the reference has one.
+    assert unknown_keys({"limits": {"distributor_usage_groups": {"any/name": "{}"}}}, "2.2.1") == []
+    assert unknown_keys({"limits": {"usage_groups": {"any/name": "{}"}}}, "2.2.1") == [
+        "limits.usage_groups.any/name"
+    ]
 
 
 @pytest.mark.parametrize("version", V2)
