@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -40,17 +42,41 @@ def run_program(
     secret_keys: list[str],
     mocks: BundleMocks | None = None,
     monitor: RecordingMonitor | None = None,
+    project: str = constants.PROJECT_NAME,
 ) -> ProgramRun:
     """Run ``program`` for ``stack`` with ``config`` (``namespace:key`` -> value) under mocks.
 
-    A fresh event loop with a one-thread executor keeps the registration order (and thus the
-    render) deterministic; options are reset afterwards so runs do not leak into each other.
+    The run is isolated from the caller: it gets a thread of its own (so its own event loop)
+    and a copy of the caller's context (Pulumi keeps its settings, root stack and config in
+    context variables). A test session can therefore mix it with tests that call
+    ``pulumi.runtime.set_mocks`` themselves: their mocks, root stack, config and event loop
+    (with the resources they registered at import) are untouched. Inside, a one-thread
+    executor keeps the registration order (and thus the render) deterministic.
     Pass ``monitor`` to inspect what was registered even when the program fails.
     """
+    monitor = monitor or RecordingMonitor(mocks or BundleMocks())
+    context = contextvars.copy_context()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pulumi-mock-run") as pool:
+        body = functools.partial(
+            _run_isolated, program, stack=stack, project=project, config=config, secret_keys=secret_keys,
+            monitor=monitor,
+        )  # fmt: skip
+        return pool.submit(context.run, body).result()
+
+
+def _run_isolated(
+    program: Callable[[], None],
+    *,
+    stack: str,
+    project: str,
+    config: Mapping[str, Any],
+    secret_keys: list[str],
+    monitor: RecordingMonitor,
+) -> ProgramRun:
+    """:func:`run_program`'s body, in its own thread and context."""
     loop = asyncio.new_event_loop()
     loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
     asyncio.set_event_loop(loop)
-    monitor = monitor or RecordingMonitor(mocks or BundleMocks())
     # The engine sees registrations in the order their inputs resolve, which the SDK makes
     # depend on set iteration over Resource objects (id-based hashes): it differs between runs.
     # The order the program constructs resources in is stable, so the render uses that.
@@ -63,11 +89,10 @@ def run_program(
 
     pulumi_resource.register_resource = register_in_construction_order
     try:
-        pulumi.runtime.set_mocks(
-            monitor.mocks, project=constants.PROJECT_NAME, stack=stack, preview=False, monitor=monitor
-        )
+        # A root stack of this run's own (the copied context may hold the caller's).
+        pulumi.runtime.reset_options(project=project, stack=stack, preview=False)
+        pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
         pulumi.runtime.set_all_config(pulumi_config_values(config), secret_keys)
-        pulumi.runtime.settings.SETTINGS.rpc_manager.clear()
         _sync_await(run_pulumi_func(program))
         root = pulumi.runtime.get_root_resource()
         exported: dict[str, Any] = dict(getattr(root, "outputs", {}) or {})
@@ -88,7 +113,5 @@ def run_program(
         )
     finally:
         pulumi_resource.register_resource = original_register
-        pulumi.runtime.set_all_config({}, [])
-        pulumi.runtime.reset_options()
         asyncio.set_event_loop(None)
         loop.close()
