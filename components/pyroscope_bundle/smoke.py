@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from pyroscope_bundle_runtime.contract import redact_url_credentials
+
 from pyroscope_bundle import constants
 
 SMOKE_SERVICE = "pyroscope-bundle-smoke"
@@ -290,6 +292,10 @@ def smoke_command(
     err = err or sys.stderr
     if (user is None) != (password_env is None):
         print("smoke: error: --user and --password-env go together", file=err)
+        return EXIT_USAGE
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+        shown = redact_url_credentials(url)
+        print(f"smoke: error: --url must be an http:// or https:// URL, got {shown!r}", file=err)
         return EXIT_USAGE
     password = None
     if password_env is not None:

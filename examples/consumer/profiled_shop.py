@@ -10,7 +10,8 @@ the Secrets Manager ``profilerSecretArn`` / ``profilerSecretJsonKey`` and the IA
 - ``invoices``: an ECS task definition it owns, the password referenced from the profiling
   stack's secret (``secrets[].valueFrom``) and the read policy attached to its execution role.
 
-All the logic is in :func:`deploy_shop` so that tests run it under mocks.
+All the logic is in :func:`deploy_shop` so that ``tests/`` run it under the bundle's testing
+kit (``pyroscope_bundle.testing``). It uses only the bundle's public API.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pyroscope_bundle.wiring.ecs import (
     secret_value_from,
     wire_container_definitions,
 )
-from pyroscope_bundle.wiring.kubernetes import KubernetesCredentials, wire_workload_spec
+from pyroscope_bundle.wiring.kubernetes import wire_workload_spec
 
 # AWS-managed: image pulls and logs for the task (not the profiler secret: that is the read policy).
 ECS_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
@@ -89,10 +90,10 @@ def deploy_orders(settings: ShopSettings, shared: SharedProfiling) -> apps.Deplo
     profiler = shared.settings(
         service="orders", runtime="java", environment=settings.environment, version="3.1.0"
     )
-    password = shared.endpoint.basic_auth_password
+    # The Secret the pods' secretKeyRef reads, in the Deployment's namespace.
     credentials = (
-        KubernetesCredentials("orders-profiler-credentials", settings.namespace, password)
-        if password is not None
+        shared.credentials(settings.namespace, name="orders-profiler-credentials")
+        if settings.authenticated
         else None
     )
     spec = wire_workload_spec(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,10 +50,35 @@ def key_path(top_level: str, *parts: str | int) -> str:
     return path
 
 
-class ConfigError(ValueError):
-    """Raised before any resource is registered; its text is one line per problem."""
+_SERVICE_INDEX = re.compile(r"^" + re.escape(f"{constants.PROJECT_NAME}:services[") + r"(\d+)\]")
 
-    def __init__(self, problems: list[Problem]) -> None:
+
+def service_names(services: Any) -> dict[int, str]:
+    """Index -> name of the raw ``pyroscope:services`` entries that have a usable name."""
+    if not isinstance(services, list):
+        return {}
+    return {
+        index: entry["name"]
+        for index, entry in enumerate(services)
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"]
+    }
+
+
+def _line(problem: Problem, names: Mapping[int, str]) -> str:
+    """One problem; a service is named, not only numbered (``services[9]`` is hard to find)."""
+    match = _SERVICE_INDEX.match(problem.path)
+    name = names.get(int(match.group(1))) if match else None
+    return f"{problem} (service {name})" if name else str(problem)
+
+
+class ConfigError(ValueError):
+    """Raised before any resource is registered; its text is one line per problem.
+
+    ``services``: the raw ``pyroscope:services`` list, so that lines about a service name it.
+    """
+
+    def __init__(self, problems: list[Problem], *, services: Any = None) -> None:
         self.problems = problems
-        lines = "\n".join(f"  - {problem}" for problem in problems)
+        names = service_names(services)
+        lines = "\n".join(f"  - {_line(problem, names)}" for problem in problems)
         super().__init__(f"invalid configuration ({len(problems)} problem(s)):\n{lines}")

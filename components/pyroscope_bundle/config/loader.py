@@ -41,13 +41,14 @@ def load_config(raw: Mapping[str, Any], stack: str, project_root: Path | None = 
     for key in STRUCTURED_KEYS:
         if raw.get(key) is not None:
             data[key] = raw[key]
+    services = raw.get("services")
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems, services=services)
     try:
         # The model runs cross_check itself (a config built in Python is checked the same way).
         return BundleConfig.model_validate(data, context={"project_root": project_root})
     except ValidationError as error:
-        raise ConfigError(problems_of(error)) from None
+        raise ConfigError(problems_of(error), services=services) from None
 
 
 def problems_of(error: ValidationError) -> list[Problem]:

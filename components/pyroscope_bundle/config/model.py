@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
-from pyroscope_bundle_runtime.contract import JAVA_DEFAULT_AGENT_PATH
+from pyroscope_bundle_runtime.contract import JAVA_DEFAULT_AGENT_PATH, ProfileType, Runtime
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.config.types import (
@@ -48,9 +48,7 @@ from pyroscope_bundle.config.types import (
     parse_size,
 )
 
-Runtime = Literal["java", "dotnet", "nodejs", "python", "go", "ruby"]
 Platform = Literal["kubernetes", "ecs"]
-ProfileType = Literal["cpu", "wall", "alloc", "lock", "heap", "exceptions", "goroutines", "block", "mutex"]
 
 
 class Model(BaseModel):

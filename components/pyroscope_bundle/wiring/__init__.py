@@ -103,6 +103,7 @@ def _wire_kubernetes(config: BundleConfig, target: Endpoint, services: list[Serv
     from pyroscope_bundle.wiring.kubernetes import (
         KubernetesCredentials,
         SecretKeyRef,
+        default_containers,
         register_service_wiring,
     )
 
@@ -135,7 +136,7 @@ def _wire_kubernetes(config: BundleConfig, target: Endpoint, services: list[Serv
             profiler_settings(config, service, target),
             namespace=namespace,
             deployment=deployment,
-            containers=service.kubernetes.containers or [deployment],
+            containers=service.kubernetes.containers or default_containers(deployment),
             secret=secret,
             credentials_hash=rollout_hash,
             network_policy=service.kubernetes.network_policy,

@@ -5,13 +5,19 @@ The profiling stack exports where to push and how to authenticate (see ``docs/wi
     from pyroscope_bundle.wiring.consumer import shared_profiling
 
     shared = shared_profiling("acme/pyroscope/production")
+    credentials = shared.credentials("orders")  # the Secret the pods' secretKeyRef reads
     settings = shared.settings(service="orders", runtime="java", environment="production")
-    spec = wire_workload_spec(my_spec, settings, shared.kubernetes_secret, shared.rollout_hash)
+    spec = wire_workload_spec(my_spec, settings, credentials.secret_ref, shared.rollout_hash)
+
+Public API (typed; keyword arguments are explicit, so a typo is a type error):
+:func:`shared_profiling`, :class:`SharedProfiling` and its :meth:`~SharedProfiling.settings`,
+:meth:`~SharedProfiling.outside_settings` and :meth:`~SharedProfiling.credentials`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +26,7 @@ from pyroscope_bundle_runtime import contract
 
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.wiring import names
-from pyroscope_bundle.wiring.kubernetes import SecretKeyRef
+from pyroscope_bundle.wiring.kubernetes import KubernetesCredentials, SecretKeyRef
 from pyroscope_bundle.wiring.settings import ProfilerSettings, build_settings, credentials_hash
 
 
@@ -43,13 +49,69 @@ class SharedProfiling:
     def rollout_hash(self) -> pulumi.Output[str] | None:
         return credentials_hash(self.endpoint.basic_auth_password)
 
-    def settings(self, **kwargs: Any) -> ProfilerSettings:
-        """:func:`build_settings` for this endpoint (service, runtime, environment, version, ...)."""
-        return build_settings(endpoint=self.endpoint, **kwargs)
+    def settings(
+        self,
+        *,
+        service: str,
+        runtime: contract.Runtime,
+        environment: str,
+        application_name: str | None = None,
+        version: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        sample_rate: int = 100,
+        profile_types: Sequence[contract.ProfileType] = ("cpu",),
+        java_agent_path: str | None = contract.JAVA_DEFAULT_AGENT_PATH,
+    ) -> ProfilerSettings:
+        """The profiler settings of one service pushing to this stack's (in-cluster) endpoint.
 
-    def outside_settings(self, **kwargs: Any) -> ProfilerSettings:
+        ``environment``: the value of the ``environment`` tag (usually the consumer's stack);
+        ``application_name`` defaults to ``service``; ``tags`` are added to every profile.
+        """
+        return build_settings(
+            service=service, runtime=runtime, environment=environment, endpoint=self.endpoint,
+            application_name=application_name, version=version, tags=tags, sample_rate=sample_rate,
+            profile_types=profile_types, java_agent_path=java_agent_path,
+        )  # fmt: skip
+
+    def outside_settings(
+        self,
+        *,
+        service: str,
+        runtime: contract.Runtime,
+        environment: str,
+        application_name: str | None = None,
+        version: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        sample_rate: int = 100,
+        profile_types: Sequence[contract.ProfileType] = ("cpu",),
+        java_agent_path: str | None = contract.JAVA_DEFAULT_AGENT_PATH,
+    ) -> ProfilerSettings:
         """:meth:`settings` for a service outside the server's cluster, such as an ECS task."""
-        return build_settings(endpoint=self.outside_endpoint, **kwargs)
+        return build_settings(
+            service=service, runtime=runtime, environment=environment, endpoint=self.outside_endpoint,
+            application_name=application_name, version=version, tags=tags, sample_rate=sample_rate,
+            profile_types=profile_types, java_agent_path=java_agent_path,
+        )  # fmt: skip
+
+    def credentials(
+        self, namespace: str, *, name: str | None = None, opts: pulumi.ResourceOptions | None = None
+    ) -> KubernetesCredentials:
+        """Create the Secret :attr:`kubernetes_secret` points at, in ``namespace``.
+
+        Pods reference the password with ``secretKeyRef`` to a Secret in their own namespace;
+        without it they fail with CreateContainerConfigError. Call it once per namespace your
+        wired workloads run in, and make the workloads depend on the result. ``name``: the
+        Pulumi resource name (default ``profiler-credentials-<namespace>``).
+        """
+        password = self.endpoint.basic_auth_password
+        if password is None:
+            raise ValueError(
+                "this profiling stack is read with authenticated=False: there is no password to put "
+                "in a Secret; wire the workloads with secret=None"
+            )
+        return KubernetesCredentials(
+            name or f"profiler-credentials-{namespace}", namespace, password, self.kubernetes_secret, opts
+        )
 
 
 def shared_profiling(

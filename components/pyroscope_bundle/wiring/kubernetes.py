@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import pulumi
@@ -221,34 +221,57 @@ def _with_agent(
     return wired
 
 
+def default_containers(workload: str) -> tuple[str, ...]:
+    """Which containers get wired when none are named: the one named like the workload.
+
+    The one default for the config (``kubernetes.containers`` empty: the container named like
+    the Deployment), :func:`wire_workload_spec` (like the service) and the transform (like the
+    workload), so a sidecar (envoy, a log shipper) never gets PYROSCOPE_* variables by accident.
+    """
+    return (workload,)
+
+
+# A workload spec of the caller's type: a plain dict, or the provider SDK's TypedDict
+# (``pulumi_kubernetes.apps.v1.DeploymentSpecArgsDict``, ...), which the result keeps so that
+# ``Deployment(spec=wire_workload_spec(spec, ...))`` type-checks against the provider.
+WorkloadSpec = TypeVar("WorkloadSpec", bound=Mapping[str, Any])
+
+
 def wire_workload_spec(
-    spec: Mapping[str, Any],
+    spec: WorkloadSpec,
     settings: ProfilerSettings,
     secret: SecretKeyRef | None = SecretKeyRef(),
     credentials_hash: pulumi.Input[str] | None = None,
     *,
-    containers: Sequence[str] = (),
+    containers: Sequence[str] | None = None,
     overwrite: bool = False,
-) -> dict[str, Any]:
+) -> WorkloadSpec:
     """(a) The ``spec`` of a Deployment/StatefulSet/DaemonSet you build, wired for profiling.
 
-    ``spec`` uses Kubernetes (camelCase) keys, as in a YAML manifest; pass the result as
-    ``spec=`` of ``kubernetes.apps.v1.Deployment``. ``secret``: the Secret holding the password
-    in the workload's namespace (see :class:`KubernetesCredentials`), None when the target takes
-    no password. ``credentials_hash``: pass :func:`credentials_hash` of the password to roll the
-    pods when it is rotated.
+    ``spec`` uses Kubernetes (camelCase) keys, as in a YAML manifest, or the provider's
+    snake_case TypedDict keys (the SDK translates those and passes camelCase through); pass the
+    result as ``spec=`` of ``kubernetes.apps.v1.Deployment``: it has ``spec``'s type.
+    ``secret``: the Secret holding the password in the workload's namespace (see
+    :class:`KubernetesCredentials`), None when the target takes no password.
+    ``credentials_hash``: pass :func:`credentials_hash` of the password to roll the pods when it
+    is rotated. ``containers``: the containers to wire; by default the one named
+    like ``settings.service`` (:func:`default_containers`), an error when there is none.
     """
+    only = default_containers(settings.service) if containers is None else tuple(containers)
+    if not only:
+        raise ValueError(f"service {settings.service}: containers is empty; name the containers to wire")
     wired = copy.deepcopy(dict(spec))
     wired["template"] = wire_pod_template(
         wired.get("template") or {},
         settings,
         secret,
         credentials_hash,
-        only=containers,
+        only=only,
         overwrite=overwrite,
         where=f"service {settings.service}",
     )
-    return wired
+    # The same keys as ``spec`` plus the wiring's (camelCase, which the SDK passes through).
+    return cast(WorkloadSpec, wired)
 
 
 def deployment_patch_spec(
@@ -438,17 +461,18 @@ def _workload_settings(
 ) -> tuple[ProfilerSettings, tuple[str, ...]]:
     annotations = {**(metadata.get("labels") or {}), **(metadata.get("annotations") or {})}
     workload = metadata.get("name") or "workload"
-    runtime = annotations.get(names.RUNTIME_ANNOTATION)
-    if runtime not in contract.RUNTIMES:
+    given = annotations.get(names.RUNTIME_ANNOTATION)
+    runtime = contract.runtime_named(given)
+    if runtime is None:
         raise ValueError(
             f"{workload}: opted in with {names.OPT_IN_LABEL} but annotation {names.RUNTIME_ANNOTATION} is "
-            f"{runtime!r}; set it to one of {', '.join(contract.RUNTIMES)}"
+            f"{given!r}; set it to one of {', '.join(contract.RUNTIMES)}"
         )
     containers = tuple(
         part.strip()
         for part in str(annotations.get(names.CONTAINERS_ANNOTATION, "")).split(",")
         if part.strip()
-    )
+    ) or default_containers(str(workload))
     delivery = str(annotations.get(names.AGENT_ANNOTATION) or "image")
     try:
         injection = agents.injection_for(
@@ -461,7 +485,7 @@ def _workload_settings(
         ) from None
     settings = build_settings(
         service=str(annotations.get(names.SERVICE_ANNOTATION) or workload),
-        runtime=str(runtime),
+        runtime=runtime,
         environment=environment,
         endpoint=endpoint,
         version=annotations.get(names.VERSION_ANNOTATION),

@@ -22,7 +22,7 @@ OPT_IN_LABEL: Final = f"{PREFIX}/profile"
 RUNTIME_ANNOTATION: Final = RUNTIME_LABEL
 SERVICE_ANNOTATION: Final = SERVICE_LABEL
 VERSION_ANNOTATION: Final = f"{PREFIX}/version"
-CONTAINERS_ANNOTATION: Final = f"{PREFIX}/containers"  # comma-separated; absent: every container
+CONTAINERS_ANNOTATION: Final = f"{PREFIX}/containers"  # comma-separated; absent: the one named like it
 # java/dotnet: "copy" injects the agent (from AGENT_IMAGE_ANNOTATION, or the upstream .NET image).
 AGENT_ANNOTATION: Final = f"{PREFIX}/agent"
 AGENT_IMAGE_ANNOTATION: Final = f"{PREFIX}/agent-image"

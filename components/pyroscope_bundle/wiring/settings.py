@@ -25,7 +25,7 @@ class ProfilerSettings:
     """Everything a profiled service needs to push profiles, for one runtime."""
 
     service: str
-    runtime: str
+    runtime: contract.Runtime
     # The stack name: the value of the `environment` tag.
     environment: str
     application_name: str
@@ -37,7 +37,7 @@ class ProfilerSettings:
     # environment, service, version (when set) and the user's tags, sorted by key.
     tags: Mapping[str, str] = field(default_factory=dict)
     sample_rate: int = 100
-    profile_types: tuple[str, ...] = ("cpu",)
+    profile_types: tuple[contract.ProfileType, ...] = ("cpu",)
     # Java: where the image has pyroscope.jar (attached through JAVA_TOOL_OPTIONS); None when
     # the image attaches the agent itself.
     java_agent_path: str | None = contract.JAVA_DEFAULT_AGENT_PATH
@@ -76,14 +76,14 @@ def service_tags(
 def build_settings(
     *,
     service: str,
-    runtime: str,
+    runtime: contract.Runtime,
     environment: str,
     endpoint: Endpoint,
     application_name: str | None = None,
     version: str | None = None,
     tags: Mapping[str, str] | None = None,
     sample_rate: int = 100,
-    profile_types: Sequence[str] = ("cpu",),
+    profile_types: Sequence[contract.ProfileType] = ("cpu",),
     java_agent_path: str | None = contract.JAVA_DEFAULT_AGENT_PATH,
     java_options_variable: str = contract.JAVA_TOOL_OPTIONS,
     java_options: str | None = None,

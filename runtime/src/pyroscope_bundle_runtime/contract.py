@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 # --- names every runtime gets -------------------------------------------------------------------
 APPLICATION_NAME: Final = "PYROSCOPE_APPLICATION_NAME"
@@ -120,7 +120,7 @@ FALSE: Final = "false"
 # Every runtime the wiring knows, and every profile type some runtime's SDK collects (which
 # runtime collects which: RUNTIMES below). Literal so that a typo is a type error for callers.
 Runtime = Literal["java", "dotnet", "nodejs", "python", "go", "ruby"]
-ProfileType = Literal["cpu", "wall", "alloc", "lock", "exceptions", "heap", "goroutines", "block", "mutex"]
+ProfileType = Literal["cpu", "wall", "alloc", "lock", "heap", "exceptions", "goroutines", "block", "mutex"]
 Reads = Literal["native", "partial", "app"]
 
 
@@ -160,6 +160,11 @@ RUNTIMES: Final[Mapping[str, RuntimeConvention]] = {
     "go": RuntimeConvention("go", "app", ("cpu", "alloc", "heap", "goroutines", "block", "mutex")),
     "ruby": RuntimeConvention("ruby", "app", ("cpu",)),
 }  # fmt: skip
+
+
+def runtime_named(value: object) -> Runtime | None:
+    """``value`` as a :data:`Runtime` when it names one (values read from labels, tags, files)."""
+    return cast(Runtime, value) if isinstance(value, str) and value in RUNTIMES else None
 
 
 def owned_names(runtime: str) -> tuple[str, ...]:

@@ -1,0 +1,138 @@
+"""The ``pyroscope-bundle`` command's surface: version, help, exit codes, project discovery, logs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pyroscope_bundle
+import pyroscope_bundle_runtime
+import pytest
+from pyroscope_bundle import cli
+
+from tests.harness import PROJECT_DIR
+
+SOURCE = os.pathsep.join(str(PROJECT_DIR / part) for part in ("components", "runtime/src"))
+COMMANDS = ("render", "diff", "docs", "smoke")
+
+
+def run_cli(*args: str, cwd: Path = PROJECT_DIR) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pyroscope_bundle.cli", *args],
+        cwd=cwd, env={**os.environ, "PYTHONPATH": SOURCE}, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+
+
+def test_version_is_the_release_of_both_distributions_and_the_changelog():
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"pyroscope-bundle {pyroscope_bundle.__version__} (runtime 0.2.0)"
+    assert pyroscope_bundle.__version__ == pyroscope_bundle_runtime.__version__
+    changelog = (PROJECT_DIR / "CHANGELOG.md").read_text()
+    assert re.search(r"^## (\S+)", changelog, flags=re.M)[1] == pyroscope_bundle.__version__  # type: ignore[index]
+    pyproject = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "pyroscope_bundle.__version__"}
+    # The bundle requires the runtime release it ships with.
+    major, minor, _ = pyroscope_bundle.__version__.split(".")
+    assert (
+        f"pyroscope-bundle-runtime>={major}.{minor},<{major}.{int(minor) + 1}"
+        in pyproject["project"]["dependencies"]
+    )
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_a_description_an_example_and_its_exit_codes(command, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main([command, "--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert "example:" in text and f"pyroscope-bundle {command}" in text.split("example:", 1)[1]
+    assert re.search(r"exit codes: 0 [^\n]+", text), text
+    description = text.split("\n\n")[1]
+    assert len(description) > 40, description
+
+
+def test_top_level_help_describes_the_tool():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "Offline tools for the pyroscope-bundle Pulumi program" in result.stdout
+    assert "exit codes: 0 success" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "the following arguments are required: command"),
+        (("deploy",), "invalid choice: 'deploy'"),
+        (("render", "--out", "x"), "the following arguments are required: --stack"),
+        (("diff", "a"), "the following arguments are required: head"),
+        (("smoke",), "the following arguments are required: --url"),
+        (("smoke", "--url", "pyroscope:4040"), "--url must be an http:// or https:// URL"),
+        (("smoke", "--url", "http://127.0.0.1:9", "--user", "push"), "--user and --password-env go together"),
+        (("smoke", "--url", "http://127.0.0.1:9", "--password", "x"), "unrecognized arguments: --password"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_message(args, message, capsys):
+    try:
+        status = cli.main(list(args))
+    except SystemExit as exited:
+        status = int(exited.code or 0)
+    assert status == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_smoke_usage_error_never_echoes_url_credentials(capsys):
+    assert cli.main(["smoke", "--url", "ftp://push:s3cret@host"]) == 2
+    err = capsys.readouterr().err
+    assert "s3cret" not in err and "***@host" in err
+
+
+def _fake_checkout(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "Pulumi.yaml").write_text("name: pyroscope\nruntime: python\n")
+    (root / "pyproject.toml").write_text('[project]\nname = "pyroscope-bundle"\nversion = "0"\n')
+    return root
+
+
+def test_docs_writes_into_the_checkout_not_the_current_directory(tmp_path):
+    checkout = _fake_checkout(tmp_path / "clone")
+    inside = checkout / "components" / "deep"
+    inside.mkdir(parents=True)
+    assert cli.find_checkout(inside) == checkout
+    result = run_cli("docs", cwd=inside)
+    assert result.returncode == 0, result.stderr
+    assert (checkout / "docs" / "configuration.md").is_file()
+    assert not (inside / "docs").exists()
+
+
+def test_docs_outside_any_checkout_uses_the_package_checkout(tmp_path):
+    """Standing elsewhere, the checkout this package is imported from (never the cwd)."""
+    assert cli.find_checkout(tmp_path) == PROJECT_DIR
+    result = run_cli("docs", "--check", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert str(PROJECT_DIR / "docs" / "configuration.md") in result.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_consumer_project_is_not_mistaken_for_the_bundle(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: shop\nruntime: python\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "shop"\n')
+    assert not cli._is_checkout(tmp_path)
+    assert cli._is_checkout(PROJECT_DIR)
+
+
+def test_program_warnings_carry_their_severity(capsys):
+    cli.configure_logging()
+    try:
+        logging.getLogger().warning("ECS services invoices push to an in-cluster address")
+        logging.getLogger().info("not shown")
+    finally:
+        logging.getLogger().handlers.clear()
+    assert capsys.readouterr().err == "warning: ECS services invoices push to an in-cluster address\n"
