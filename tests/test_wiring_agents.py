@@ -15,7 +15,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kubernetes_validate
 import pulumi
@@ -32,6 +32,7 @@ from pyroscope_bundle.wiring.kubernetes import (
     wire_workload_spec,
 )
 from pyroscope_bundle.wiring.settings import build_settings
+from pyroscope_bundle_runtime.contract import Runtime
 
 from tests.harness import deploy_with
 from tests.test_kubernetes_manifests import KUBERNETES_VERSION
@@ -89,7 +90,12 @@ def deployment(name: str = "orders", env: list[dict[str, str]] | None = None) ->
 
 def settings(runtime: str, injection: agents.AgentInjection | None, **extra: Any):
     return build_settings(
-        service="orders", runtime=runtime, environment="prod", endpoint=ENDPOINT, agent=injection, **extra
+        service="orders",
+        runtime=cast(Runtime, runtime),
+        environment="prod",
+        endpoint=ENDPOINT,
+        agent=injection,
+        **extra,
     )
 
 
