@@ -78,6 +78,23 @@ def ecs_file(name: str) -> str:
     return f"configs/ecs/test/{name}"
 
 
+def task(family: str, **extra: Any) -> dict[str, Any]:
+    """A whole RegisterTaskDefinition request."""
+    return {"family": family, "cpu": "256", "memory": "512", "containerDefinitions": [container(**extra)]}
+
+
+# Whole task-definition files (ecs.taskDefinition).
+TASK_FILES: dict[str, dict[str, Any]] = {
+    "task-env-number.json": task("numbers", environment=[{"name": "WORKERS", "value": 4}]),
+    "task-shared-a.json": task("shared"),
+    "task-shared-b.json": task("shared"),
+}
+
+
+def whole_svc(name: str, file: str) -> dict[str, Any]:
+    return {"name": name, "platform": "ecs", "runtime": "python", "ecs": {"taskDefinition": ecs_file(file)}}
+
+
 NEWLINES: list[Case] = [
     ("retention", {"server": {"retention": "30d\n"}}, {}, "pyroscope:server.retention", "not a duration"),
     ("size", {"server": {"storage": {"size": "10Gi\n"}}}, {}, "pyroscope:server.storage.size", "not a size"),
@@ -351,6 +368,23 @@ FREE_TEXT: list[Case] = [
         "not a path inside the repository",
     ),
     (
+        "agent-image-space",
+        {
+            "target": EXTERNAL,
+            "services": [svc(agent={"delivery": "copy", "image": "registry.example.com/a j:1"})],
+        },
+        {},
+        "pyroscope:services[0].agent.image",
+        "not an image reference",
+    ),
+    (
+        "java-options-newline",
+        {"target": EXTERNAL, "services": [svc(agent={"javaOptions": "-Xmx1g\n-Dx=1"})]},
+        {},
+        "pyroscope:services[0].agent.javaOptions",
+        "not one line of text",
+    ),
+    (
         "java-agent-control-char",
         {"target": EXTERNAL, "services": [svc(javaAgentPath="/opt/p\x00.jar")]},
         {},
@@ -536,6 +570,13 @@ APPLY_TIME: list[Case] = [
         "ECS takes strings only, quote it",
     ),
     (
+        "task-definition-env-not-string",
+        {"target": EXTERNAL, "services": [whole_svc("numbers", "task-env-number.json")]},
+        {},
+        "pyroscope:services[0].ecs.taskDefinition",
+        "ECS takes strings only, quote it",
+    ),
+    (
         "ecs-duplicate-containers",
         {"target": EXTERNAL, "services": [ecs_svc(file=ecs_file("duplicate-containers.json"))]},
         {},
@@ -600,6 +641,23 @@ COLLISIONS: list[Case] = [
         {},
         "pyroscope:services[1].ecs.family",
         "is also the family of pyroscope:services[0]",
+    ),
+    (
+        "whole-task-same-family",
+        {
+            "target": EXTERNAL,
+            "services": [whole_svc("one", "task-shared-a.json"), whole_svc("two", "task-shared-b.json")],
+        },
+        {},
+        "pyroscope:services[1].ecs.taskDefinition",
+        "gives family shared, which pyroscope:services[0] registers too",
+    ),
+    (
+        "whole-task-family-of-another-service",
+        {"target": EXTERNAL, "services": [ecs_svc("shared"), whole_svc("two", "task-shared-a.json")]},
+        {},
+        "pyroscope:services[1].ecs.taskDefinition",
+        "gives family shared",
     ),
     (
         "execution-role-cut",
@@ -755,6 +813,8 @@ def make_project(root: Path) -> Path:
     (root / "configs" / "ecs" / "test").mkdir()
     for name, definitions in ECS_FILES.items():
         (root / "configs" / "ecs" / "test" / name).write_text(json.dumps(definitions))
+    for name, request in TASK_FILES.items():
+        (root / "configs" / "ecs" / "test" / name).write_text(json.dumps(request))
     (root / "configs" / "ecs" / "test" / "latin1.json").write_bytes(
         '[{"name": "caf\u00e9"}]'.encode("latin-1")
     )

@@ -31,6 +31,7 @@ from pyroscope_bundle.config.types import (
     HttpUrl,
     IamRole,
     IamRoleArn,
+    ImageReference,
     ImageRegistry,
     IPv4,
     KmsKeyArn,
@@ -572,7 +573,7 @@ class EcsService(Model):
             "taskDefinition is required), e.g. configs/ecs/api.json."
         ),
     )
-    task_definition: str | None = Field(
+    task_definition: RelativePath | None = Field(
         default=None,
         description=(
             "The service's whole task definition: a RegisterTaskDefinition request JSON file "
@@ -615,7 +616,7 @@ class Agent(Model):
             "`url` and checks `sha256`. Only java and dotnet agents can be injected."
         ),
     )
-    image: str | None = Field(
+    image: ImageReference | None = Field(
         default=None,
         description=(
             "copy: the image holding the agent (it needs `cp`); null: the upstream .NET image "
@@ -626,7 +627,7 @@ class Agent(Model):
     )
     path: str | None = Field(
         default=None,
-        pattern=r"^/\S*$",
+        pattern=r"^/[A-Za-z0-9._/+@-]*$",
         description=(
             "copy: where the agent is in `image`: java, the jar (null: /pyroscope.jar); dotnet, the "
             "directory of the two libraries (null: /, the upstream image's layout)."
@@ -655,9 +656,8 @@ class Agent(Model):
             "JAVA_TOOL_OPTIONS itself."
         ),
     )
-    java_options: str | None = Field(
+    java_options: PlainText | None = Field(
         default=None,
-        min_length=1,
         description=(
             "java: flags put before -javaagent in that variable, e.g. the workload's own "
             "JAVA_TOOL_OPTIONS value when the wiring must own the variable (remove it from the workload)."

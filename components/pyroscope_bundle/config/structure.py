@@ -251,6 +251,8 @@ def _check_service_collisions(config: BundleConfig) -> list[Problem]:
                 )
         else:
             problems += _duplicates(key_path("services", index, "ecs", "containers"), service.ecs.containers)
+            if service.ecs.task_definition is not None:
+                continue  # its family is in the file: wiring.checks compares it
             family = service.ecs.family or service.name
             if family in families:
                 problems.append(

@@ -357,6 +357,24 @@ def check_relative_path(value: Any) -> str:
     return value
 
 
+# An image reference as Docker parses it (distribution/reference): [registry[:port]/]path[:tag][@digest].
+_IMAGE_RE = re.compile(
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::\d{1,5})?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?",
+    re.ASCII,
+)
+
+
+def check_image_reference(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > 512 or not _IMAGE_RE.fullmatch(value):
+        raise ValueError(
+            "is not an image reference; use [registry/]repository[:tag][@sha256:digest], "
+            "e.g. registry.example.com/agents/pyroscope-java:2.1.2"
+        )
+    return value
+
+
 def _number_as_text(value: Any) -> Any:
     """Ids that are numbers (Grafana Cloud user ids): YAML and ``pulumi config set --path`` make them ints."""
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -419,6 +437,7 @@ EcsContainerName = Annotated[str, BeforeValidator(check_ecs_container_name)]
 TenantId = Annotated[str, BeforeValidator(check_tenant_id)]
 BasicAuthUser = Annotated[str, BeforeValidator(check_basic_auth_user)]
 PlainText = Annotated[str, BeforeValidator(check_plain_text)]
+ImageReference = Annotated[str, BeforeValidator(check_image_reference)]
 StackName = Annotated[str, BeforeValidator(check_stack_name)]
 RelativePath = Annotated[str, BeforeValidator(check_relative_path)]
 ImageRegistry = Annotated[str, BeforeValidator(check_image_registry)]

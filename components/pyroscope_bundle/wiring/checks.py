@@ -26,6 +26,38 @@ def check_services(config: BundleConfig, project_root: Path | None) -> list[Prob
         problems += check_agent(index, service)
         if service.platform == "ecs":
             problems += _check_ecs_definitions(index, service, project_root)
+    return problems + _check_whole_task_families(config, project_root)
+
+
+def _check_whole_task_families(config: BundleConfig, project_root: Path | None) -> list[Problem]:
+    """A whole task-definition file brings its own family: two services must not share one
+    (two services registering revisions of one task definition, two roles with one name)."""
+    if project_root is None:
+        return []
+    problems: list[Problem] = []
+    families: dict[str, int] = {}
+    for index, service in enumerate(config.services):
+        if service.platform != "ecs":
+            continue
+        family = service.ecs.family or service.name
+        relative = service.ecs.task_definition
+        if relative is not None:
+            try:
+                family = str(load_task_definition(project_root / relative)["family"])
+            except (ValueError, OSError):
+                continue  # reported with the file
+        if family in families and (
+            relative is not None or config.services[families[family]].ecs.task_definition
+        ):
+            problems.append(
+                Problem(
+                    key_path("services", index, "ecs", "taskDefinition" if relative else "family"),
+                    f"gives family {family}, which pyroscope:services[{families[family]}] registers too; "
+                    "give each service a family of its own",
+                    relative or family,
+                )
+            )
+        families.setdefault(family, index)
     return problems
 
 
@@ -169,6 +201,11 @@ def load_container_definitions(path: Path) -> list[dict[str, Any]]:
         raise ValueError(f"cannot be read ({error.strerror})") from None
     if not isinstance(data, list) or not data or not all(isinstance(item, dict) for item in data):
         raise ValueError("must hold a non-empty JSON list of container definitions (objects)")
+    return check_container_definitions(data)
+
+
+def check_container_definitions(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``data`` if ECS would take it: named containers, once each, string env values."""
     if not all(isinstance(item.get("name"), str) and item["name"] for item in data):
         raise ValueError("has a container definition without a name")
     names = [item["name"] for item in data]
@@ -226,7 +263,9 @@ def _check_ecs_definitions(index: int, service: Service, project_root: Path | No
     file_key = key_path("services", index, "ecs", "taskDefinition" if whole else "containerDefinitions")
     try:
         if whole:
-            definitions = load_task_definition(project_root / relative)["containerDefinitions"]
+            definitions = check_container_definitions(
+                load_task_definition(project_root / relative)["containerDefinitions"]
+            )
         else:
             definitions = load_container_definitions(project_root / relative)
     except ValueError as error:

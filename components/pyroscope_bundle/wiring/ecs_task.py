@@ -108,6 +108,8 @@ def load_task_definition(path: Path) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise TaskDefinitionError(f"is not valid JSON ({error})") from None
+    except UnicodeDecodeError:
+        raise TaskDefinitionError("is not UTF-8 text (a JSON file is)") from None
     return parse_task_definition(data)
 
 
