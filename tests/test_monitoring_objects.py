@@ -289,6 +289,20 @@ def test_dashboard_queries_only_cited_metrics(rendered: dict[str, Path]) -> None
         assert names and names <= known, expr
 
 
+def test_api_mode_creates_the_dashboard_through_grafanas_api() -> None:
+    deployed = deploy_with(
+        {
+            "server": {"backend": "kubernetes"},
+            "grafana": {"mode": "api", "api": {"url": "https://grafana.example.com"}},
+        }
+    )
+    [board] = deployed.of_type("grafana:oss/dashboard:Dashboard")
+    model = json.loads(board.inputs["configJson"])
+    assert model["uid"] == "pyroscope-bundle-health"
+    assert {p["datasource"]["uid"] for p in model["panels"]} == {"prometheus", "pyroscope"}
+    assert not [c for c in deployed.of_type("kubernetes:core/v1:ConfigMap") if "dashboard" in c.name]
+
+
 # --- Tempo --------------------------------------------------------------------------------------
 
 

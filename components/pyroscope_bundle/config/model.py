@@ -445,6 +445,11 @@ class Dashboard(Model):
     prometheus_datasource_uid: DnsLabel = Field(
         default="prometheus", description="uid of the Grafana Prometheus datasource that scrapes Pyroscope."
     )
+    sidecar_label: LabelKey = Field(
+        default="grafana_dashboard",
+        description="Label the Grafana chart's dashboards sidecar watches (sidecar.dashboards.label).",
+    )
+    sidecar_label_value: LabelValue = Field(default="1", description="Its value.")
 
 
 class Monitoring(Model):

@@ -26,10 +26,6 @@ from pyroscope_bundle.monitoring.scrape import metrics_network_policy, pod_monit
 from pyroscope_bundle.server import k8s_manifests as manifests
 
 TYPE_TOKEN = "pyroscope-bundle:monitoring:Monitoring"
-# The Grafana Helm chart's dashboards sidecar watches this label (values.yaml
-# sidecar.dashboards.label; "1" also matches its default empty labelValue).
-GRAFANA_DASHBOARD_LABEL = "grafana_dashboard"
-GRAFANA_DASHBOARD_LABEL_VALUE = "1"
 
 
 def dashboard_config_map(config: BundleConfig) -> dict[str, Any]:
@@ -42,7 +38,8 @@ def dashboard_config_map(config: BundleConfig) -> dict[str, Any]:
             "namespace": config.grafana.sidecar.namespace,
             "labels": {
                 **manifests.labels("dashboard"),
-                GRAFANA_DASHBOARD_LABEL: GRAFANA_DASHBOARD_LABEL_VALUE,
+                # The Grafana chart's dashboards sidecar (sidecar.dashboards.label / labelValue).
+                config.monitoring.dashboard.sidecar_label: config.monitoring.dashboard.sidecar_label_value,
             },
         },
         "data": {DASHBOARD_FILE: dashboard_json(config)},

@@ -31,7 +31,7 @@ Kubernetes:
 - ``kube_pod_container_status_restarts_total``, ``kube_pod_container_resource_limits``
   {resource="memory"}, ``kube_job_status_failed`` {job_name} and
   ``kube_cronjob_status_last_successful_time`` {cronjob}: kubernetes/kube-state-metrics
-  docs/metrics/workload/pod-metrics.md, job-metrics.md and cronjob-metrics.md (v2.x).
+  docs/metrics/workload/pod-metrics.md, job-metrics.md and cronjob-metrics.md (tag v2.20.0).
 - ``container_memory_working_set_bytes`` {namespace, pod, container}: cAdvisor (kubelet
   /metrics/cadvisor).
 - ``up``: Prometheus itself, per scrape target.
@@ -39,7 +39,8 @@ Kubernetes:
 Gateway: nginx OSS has no Prometheus endpoint (``stub_status`` is a text page with connection
 counts only, no status codes), so the gateway's answers are read from the ingress-nginx
 controller in front of it: ``nginx_ingress_controller_requests`` counter {namespace, ingress,
-status} (kubernetes/ingress-nginx internal/ingress/metric/collectors/socket.go). Scraped by a
+status} (kubernetes/ingress-nginx internal/ingress/metric/collectors/socket.go, ``requests`` with
+``PrometheusNamespace`` from main.go, tag controller-v1.15.1). Scraped by a
 ServiceMonitor without honorLabels, its ``namespace`` label (the Ingress's) becomes
 ``exported_namespace``: that is what the rules select on.
 """
