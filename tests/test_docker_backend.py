@@ -16,7 +16,6 @@ from pyroscope_bundle.server.docker import (
     host_url,
     internal_url,
     memory_limit_mb,
-    query_tenant,
 )
 
 from tests.harness import PROJECT_DIR, Deployed, Registered, deploy_with
@@ -261,13 +260,6 @@ def test_healthcheck_test_from_1_8_on():
 def test_memory_limit_mb():
     assert memory_limit_mb(config_of({}).server) == 4096
     assert memory_limit_mb(config_of({"resources": {"limits": {"memory": "512Mi"}}}).server) == 512
-
-
-def test_query_tenant():
-    assert query_tenant(config_of({})) is None
-    assert query_tenant(config_of({"multitenancy": True, "tenants": ["a", "b"]})) == "a"
-    wired = config_of({"multitenancy": True, "tenants": ["a", "b"]}, target={"tenantId": "b"})
-    assert query_tenant(wired) == "b"
 
 
 def test_multitenancy_without_any_tenant_is_refused_for_grafana():

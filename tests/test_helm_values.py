@@ -247,9 +247,12 @@ def test_helm_mode_outputs_and_endpoints(helm_mode: Deployed) -> None:
     assert outputs["chartVersion"] == "2.2.1"
     assert outputs["pyroscopeVersion"] == constants.PYROSCOPE_DEFAULT_VERSION
     # Clients (services, Grafana) go through the gateway, which routes pushes to the
-    # distributor and everything else to the query-frontend.
+    # distributor and everything else to the query-frontend; pyroscopeUrl/pyroscopePushUrl name
+    # Pyroscope's own Services, as in single-binary mode (reachable by the gateway only).
     gateway = "http://pyroscope-gateway.pyroscope.svc.cluster.local:4040"
-    assert outputs["gatewayUrl"] == outputs["pyroscopeUrl"] == outputs["pyroscopePushUrl"] == gateway
+    assert outputs["gatewayUrl"] == outputs["profilerServerAddress"] == gateway
+    assert outputs["pyroscopeUrl"] == "http://pyroscope-query-frontend.pyroscope.svc.cluster.local:4040"
+    assert outputs["pyroscopePushUrl"] == "http://pyroscope-distributor.pyroscope.svc.cluster.local:4040"
     assert helm_mode.of_type("kubernetes:apps/v1:StatefulSet") == []
     conf = helm_mode.one("kubernetes:core/v1:ConfigMap", "pyroscope-gateway-config").inputs["data"][
         "nginx.conf"

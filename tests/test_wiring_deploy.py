@@ -303,11 +303,12 @@ def test_disabled_means_no_wiring_resources(target_switch, service_switch):
 
 def test_self_target_without_push_endpoint_wires_nothing(tmp_path):
     from pyroscope_bundle.config import load_config
+    from pyroscope_bundle.config.routing import config_routes
     from pyroscope_bundle.wiring import deploy_wiring, resolve_target
 
     config = load_config({"server": {"backend": "kubernetes"}, "services": [k8s("checkout", "java")]}, "test")
     assert config.target.kind == "self"
-    assert resolve_target(config, None, None) is None
+    assert resolve_target(config_routes(config), None, None) is None
     assert deploy_wiring(config, None, tmp_path) == {}
 
 

@@ -51,6 +51,8 @@ GATEWAY_HTPASSWD_DIR: Final = "/etc/nginx/gateway-auth"
 GATEWAY_TMP_DIR: Final = "/tmp"  # noqa: S108 - a path inside the container (emptyDir)
 # The one basic-auth user when multi-tenancy is off (with it on, one user per tenant).
 GATEWAY_SINGLE_USER: Final = "pyroscope"
+# Name of the gateway: its Docker container alias / Kubernetes Deployment and Service.
+GATEWAY_NAME: Final = "pyroscope-gateway"
 # Paths profilers push to (Connect push API, legacy /ingest); everything else is a query.
 PYROSCOPE_PUSH_PATHS: Final = ("/push.v1.PusherService/Push", "/ingest", "/pyroscope/ingest")
 PYROSCOPE_PUSH_PATH: Final = "/push.v1.PusherService/Push"
@@ -102,6 +104,8 @@ LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY: Final = "pyroscope-bundle"
 # In-cluster DNS suffix of Services (<svc>.<ns>.svc.cluster.local).
 KUBERNETES_SERVICE_DOMAIN: Final = "svc.cluster.local"
+# Name of the single-binary StatefulSet and its Service.
+KUBERNETES_SERVER_NAME: Final = "pyroscope"
 # Label every namespace carries (Kubernetes >= 1.22): what NetworkPolicy peers select on.
 NAMESPACE_NAME_LABEL: Final = "kubernetes.io/metadata.name"
 # Pod Security Admission level for a namespace the bundle creates.
@@ -114,6 +118,11 @@ PYROSCOPE_HELM_REPOSITORY: Final = "https://grafana.github.io/helm-charts"
 PYROSCOPE_HELM_CHART: Final = "pyroscope"
 # Chart 2.2.1 ships appVersion 2.2.1 (operations/pyroscope/helm/pyroscope/Chart.yaml, #5474).
 PYROSCOPE_HELM_CHART_VERSION: Final = "2.2.1"
+# Helm release name; with fullnameOverride every object is "<release>-<component>". Pushes go to
+# the distributor, queries to the query-frontend (values.yaml, architecture.microservices.v2).
+PYROSCOPE_HELM_RELEASE: Final = "pyroscope"
+PYROSCOPE_PUSH_COMPONENT: Final = "distributor"
+PYROSCOPE_QUERY_COMPONENT: Final = "query-frontend"
 # The bucket's lifecycle expiry runs this many days after the server's own retention, so the
 # bucket never deletes a block Pyroscope still lists (the metastore cleaner goes first).
 BUCKET_EXPIRY_MARGIN_DAYS: Final = 7

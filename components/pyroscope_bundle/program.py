@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 
 from pyroscope_bundle.config import BundleConfig, ConfigError, load_config
+from pyroscope_bundle.config.routing import config_routes
 from pyroscope_bundle.config.source import StackSecrets, read_raw_config
 from pyroscope_bundle.grafana import deploy_grafana
 from pyroscope_bundle.monitoring import deploy_monitoring
@@ -34,12 +35,14 @@ def main(project_root: Path | None = None) -> None:
 def deploy(config: BundleConfig, secrets: StackSecrets, project_root: Path) -> dict[str, Any]:
     """Compose server, Grafana and wiring; return the stack outputs."""
     outputs: dict[str, Any] = {"environment": config.stack}
-    server = deploy_server(config) if config.server.enabled else None
+    # THE routing rule: every address, credential and tenant below comes from it.
+    routes = config_routes(config)
+    server = deploy_server(config, routes) if config.server.enabled else None
     if server is not None:
         outputs.update(server.outputs)
-    outputs.update(deploy_grafana(config, server, secrets))
+    outputs.update(deploy_grafana(config, server, secrets, routes))
     outputs.update(deploy_monitoring(config, server))
-    target = resolve_target(config, server, secrets.auth_token)
-    ecs_target = resolve_target(config, server, secrets.auth_token, from_outside=True)
+    target = resolve_target(routes, server, secrets.auth_token)
+    ecs_target = resolve_target(routes, server, secrets.auth_token, from_outside=True)
     outputs.update(deploy_wiring(config, target, project_root, ecs_target))
     return outputs

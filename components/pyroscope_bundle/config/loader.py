@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 from pyroscope_bundle import constants
 from pyroscope_bundle.config.errors import ConfigError, Problem, key_path
 from pyroscope_bundle.config.model import BundleConfig, Service
+from pyroscope_bundle.config.routing import routing_problems
 from pyroscope_bundle.config.structure import check_structure
 from pyroscope_bundle.config.types import version_tuple
 
@@ -220,24 +221,6 @@ def cross_check(config: BundleConfig, project_root: Path | None = None) -> list[
                 has_value=False,
             )
         )
-    if server.enabled and server.backend == "docker" and server.multitenancy and not server.tenants:
-        if config.gateway_enabled:
-            problems.append(
-                Problem(
-                    key_path("server", "tenants"),
-                    "needs at least one tenant: the gateway issues one user per tenant",
-                    server.tenants,
-                )
-            )
-        elif mode in ("docker", "api") and target.tenant_id is None:
-            problems.append(
-                Problem(
-                    key_path("server", "tenants"),
-                    "needs at least one tenant: Grafana queries a multi-tenant server as a tenant "
-                    "(or set pyroscope:target.tenantId)",
-                    server.tenants,
-                )
-            )
     if mode in ("docker", "kubernetes-sidecar") and not server.enabled and target.kind == "self":
         problems.append(
             Problem(key_path("grafana", "mode"), "needs a server: pyroscope:server.enabled is false", mode)
@@ -260,7 +243,7 @@ def cross_check(config: BundleConfig, project_root: Path | None = None) -> list[
         )
 
     problems += check_structure(config)
-    problems += _check_datasource_uids(config)
+    problems += routing_problems(config)
     problems += _check_target(config)
     problems += _check_services(config, project_root)
     problems += _check_tempo(config)
@@ -296,25 +279,6 @@ def _check_tempo(config: BundleConfig) -> list[Problem]:
             )
         ]
     return []
-
-
-def _check_datasource_uids(config: BundleConfig) -> list[Problem]:
-    """Behind the gateway a multi-tenant server gets one datasource per tenant, uid
-    ``<uid>-<tenant>`` for all but the first: Grafana must accept every one of them."""
-    server, uid = config.server, config.grafana.datasource.uid
-    if not (config.gateway_enabled and server.multitenancy) or config.grafana_mode == "none":
-        return []
-    longest = max((len(tenant) for tenant in server.tenants[1:]), default=-1)
-    if len(uid) + 1 + longest <= constants.GRAFANA_MAX_UID_LENGTH:
-        return []
-    return [
-        Problem(
-            key_path("grafana", "datasource", "uid"),
-            f"is too long for per-tenant uids (<uid>-<tenant> must be at most "
-            f"{constants.GRAFANA_MAX_UID_LENGTH} characters); use a shorter uid or shorter tenant names",
-            uid,
-        )
-    ]
 
 
 def _check_target(config: BundleConfig) -> list[Problem]:

@@ -298,6 +298,23 @@ class Server(Model):
     )
     gateway: Gateway = Field(default_factory=Gateway, description="Authenticating gateway.")
 
+    @property
+    def mode(self) -> Literal["docker", "single-binary", "microservices"]:
+        """The one place backend and Kubernetes mode become a deployment mode."""
+        if self.backend == "docker":
+            return "docker"
+        return self.kubernetes.mode
+
+    @property
+    def gateway_enabled(self) -> bool:
+        """On by default on Kubernetes (the OSS server has no authentication), opt-in on Docker
+        (published on 127.0.0.1 only)."""
+        if not self.enabled:
+            return False
+        if self.gateway.enabled is not None:
+            return self.gateway.enabled
+        return self.backend == "kubernetes"
+
 
 # --- pyroscope:grafana --------------------------------------------------------------------------
 
@@ -750,8 +767,4 @@ class BundleConfig(Model):
 
     @property
     def gateway_enabled(self) -> bool:
-        if not self.server.enabled:
-            return False
-        if self.server.gateway.enabled is not None:
-            return self.server.gateway.enabled
-        return self.server.backend == "kubernetes"
+        return self.server.gateway_enabled

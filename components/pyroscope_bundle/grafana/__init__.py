@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyroscope_bundle.config import BundleConfig
+from pyroscope_bundle.config.routing import Routes, config_routes
 from pyroscope_bundle.config.source import StackSecrets
 from pyroscope_bundle.endpoints import ServerDeployment
 
@@ -13,6 +14,7 @@ def deploy_grafana(
     config: BundleConfig,
     server: ServerDeployment | None,
     secrets: StackSecrets | None = None,
+    routes: Routes | None = None,
 ) -> dict[str, Any]:
     """Register the datasource for ``config.grafana_mode``; return stack outputs.
 
@@ -32,5 +34,5 @@ def deploy_grafana(
     if mode == "api":
         from pyroscope_bundle.grafana.api import deploy_api_datasource
 
-        return deploy_api_datasource(config, server, secrets.auth_token)
+        return deploy_api_datasource(config, routes or config_routes(config), server, secrets.auth_token)
     return {}

@@ -17,7 +17,9 @@ import pulumi
 import pulumiverse_grafana as grafana_sdk
 
 from pyroscope_bundle.config import BundleConfig
-from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
+from pyroscope_bundle.config.model import Grafana
+from pyroscope_bundle.config.routing import Routes
+from pyroscope_bundle.endpoints import ServerDeployment, query_endpoints
 from pyroscope_bundle.grafana.datasource import (
     DatasourceTarget,
     datasource_targets,
@@ -33,51 +35,22 @@ GRAFANA_PROVIDER_NAMESPACE = "grafana"
 # --- pure spec builders ---------------------------------------------------------------------------
 
 
-def query_endpoint(
-    config: BundleConfig, server: ServerDeployment | None, auth_token: pulumi.Output[str] | None
-) -> Endpoint:
-    """Where the existing Grafana reaches Pyroscope, and with which credentials.
-
-    ``pyroscope:grafana.api.pyroscopeUrl`` wins; otherwise the stack's own server (its in-network
-    or in-cluster address). Without a server, the external target's user and ``authToken``.
-    """
-    override = config.grafana.api.pyroscope_url
-    if server is not None:
-        return _with_url(server.query, override)
-    target = config.target
-    assert override is not None  # checked by the config loader
-    return Endpoint(
-        url=override,
-        basic_auth_user=target.basic_auth_user,
-        basic_auth_password=pulumi.Output.secret(auth_token)
-        if target.basic_auth_user and auth_token is not None
-        else None,
-        tenant_id=target.tenant_id,
-    )
-
-
-def _with_url(endpoint: Endpoint, override: str | None) -> Endpoint:
-    return Endpoint(
-        url=override or endpoint.url,
-        basic_auth_user=endpoint.basic_auth_user,
-        basic_auth_password=endpoint.basic_auth_password,
-        tenant_id=endpoint.tenant_id,
-    )
-
-
 def query_targets(
-    config: BundleConfig, server: ServerDeployment | None, auth_token: pulumi.Output[str] | None
+    grafana: Grafana,
+    routes: Routes,
+    server: ServerDeployment | None,
+    auth_token: pulumi.Output[str] | None,
 ) -> list[DatasourceTarget]:
-    """Every datasource to create: one per tenant behind a multi-tenant gateway, else one.
+    """Every datasource to create: one per tenant on a multi-tenant server, else one.
 
-    ``pyroscope:grafana.api.pyroscopeUrl`` replaces the URL of each (the gateway's external
-    address, for a Grafana outside the cluster); the credentials stay the gateway's.
+    The routing rule decides the URL (``pyroscope:grafana.api.pyroscopeUrl`` replaces the
+    server's in-network address, e.g. the gateway's external one) and the tenants; the
+    credentials are the gateway's, or - without a server of its own - the target's ``authToken``.
     """
-    query = query_endpoint(config, server, auth_token)
-    per_tenant = server.query_per_tenant if server is not None else {}
-    override = config.grafana.api.pyroscope_url
-    tenants = {tenant: _with_url(endpoint, override) for tenant, endpoint in per_tenant.items()}
-    return datasource_targets(config.grafana, query, tenants)
+    if server is not None:
+        return datasource_targets(grafana, server.query, server.query_per_tenant)
+    query, per_tenant = query_endpoints(routes, auth_token=auth_token)
+    return datasource_targets(grafana, query, per_tenant)
 
 
 def datasource_resource_name(target: DatasourceTarget, primary: bool) -> str:
@@ -220,8 +193,10 @@ def link_existing_tempo(config: BundleConfig, opts: pulumi.ResourceOptions) -> N
 
 def deploy_api_datasource(
     config: BundleConfig,
+    routes: Routes,
     server: ServerDeployment | None,
     auth_token: pulumi.Output[str] | None = None,
 ) -> dict[str, Any]:
     """Create the datasource in the Grafana at ``pyroscope:grafana.api.url``; return stack outputs."""
-    return ApiDatasource("grafana-api", config, query_targets(config, server, auth_token)).outputs
+    targets = query_targets(config.grafana, routes, server, auth_token)
+    return ApiDatasource("grafana-api", config, targets).outputs

@@ -71,9 +71,15 @@ def datasource_identities(datasource: Datasource, tenants: Sequence[str]) -> lis
 
 
 def datasource_targets(
-    grafana: Grafana, query: Endpoint, per_tenant: Mapping[str, Endpoint] | None = None
+    grafana: Grafana, query: Endpoint | None, per_tenant: Mapping[str, Endpoint] | None = None
 ) -> list[DatasourceTarget]:
     """The datasources for a server: one per tenant when ``per_tenant`` is given, else one."""
+    if query is None:
+        # The routing gives no query endpoint only for a multi-tenant server without any tenant.
+        raise ValueError(
+            "no tenant to query the multi-tenant server as: set pyroscope:server.tenants "
+            "(or pyroscope:target.tenantId)"
+        )
     if not per_tenant:
         return [DatasourceTarget(datasource_identities(grafana.datasource, [])[0], query)]
     identities = datasource_identities(grafana.datasource, list(per_tenant))

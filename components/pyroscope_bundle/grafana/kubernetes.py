@@ -95,9 +95,12 @@ def sidecar_provisioning(
     return provisioning_yaml(config.grafana, entries)
 
 
-def sidecar_config_map(config: BundleConfig, query: Endpoint) -> dict[str, Any]:
-    """The labelled ConfigMap for a datasource without credentials."""
-    targets = datasource_targets(config.grafana, query)
+def sidecar_config_map(
+    config: BundleConfig, query: Endpoint | None, per_tenant: Mapping[str, Endpoint] | None = None
+) -> dict[str, Any]:
+    """The labelled ConfigMap for datasources without credentials (one per tenant on a
+    multi-tenant server without the gateway: the tenant header is no secret)."""
+    targets = datasource_targets(config.grafana, query, per_tenant)
     if has_credentials(targets):
         raise ValueError("a datasource with a password belongs in a Secret, not a ConfigMap")
     return {
@@ -126,7 +129,7 @@ class SidecarDatasource(pulumi.ComponentResource):
         self,
         name: str,
         config: BundleConfig,
-        query: Endpoint,
+        query: Endpoint | None,
         per_tenant: Mapping[str, Endpoint] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -134,7 +137,7 @@ class SidecarDatasource(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         targets = datasource_targets(config.grafana, query, per_tenant)
         if not has_credentials(targets):
-            manifest = sidecar_config_map(config, query)
+            manifest = sidecar_config_map(config, query, per_tenant)
             core_v1.ConfigMap(
                 f"{OBJECT_NAME}-configmap", metadata=manifest["metadata"], data=manifest["data"], opts=child
             )

@@ -87,7 +87,8 @@ class Monitoring(pulumi.ComponentResource):
             )
         if config.monitoring.dashboard.enabled and config.grafana_mode == "api":
             register_api_dashboard(config, child)
-        if config.probe_enabled:
+        # server.query is None only for a multi-tenant server without tenants (no gateway, no probe).
+        if config.probe_enabled and server.query is not None:
             register_probe(config, server.push, server.query, child)
         self.register_outputs({})
 

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from pyroscope_bundle.config import BundleConfig
+from pyroscope_bundle.config.routing import Routes, config_routes
 from pyroscope_bundle.endpoints import ServerDeployment
 
 
-def deploy_server(config: BundleConfig) -> ServerDeployment | None:
-    """Register the server for ``config.server.backend``."""
-    if config.server.backend == "docker":
+def deploy_server(config: BundleConfig, routes: Routes | None = None) -> ServerDeployment | None:
+    """Register the server for ``config.server.mode``; addresses and tenants from ``routes``."""
+    routes = routes or config_routes(config)
+    mode = config.server.mode
+    if mode == "docker":
         from pyroscope_bundle.server.docker import deploy_docker_server
 
-        return deploy_docker_server(config)
+        return deploy_docker_server(config, routes)
+    if mode == "microservices":
+        from pyroscope_bundle.server.helm import deploy_helm_server
+
+        return deploy_helm_server(config, routes)
     from pyroscope_bundle.server.kubernetes import deploy_kubernetes_server
 
-    return deploy_kubernetes_server(config)
+    return deploy_kubernetes_server(config, routes)

@@ -18,11 +18,12 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from pyroscope_bundle import constants, docker_options, placement
+from pyroscope_bundle import addresses, constants, docker_options, placement
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.config.model import Server
+from pyroscope_bundle.config.routing import Routes, config_routes
 from pyroscope_bundle.config.types import version_tuple
-from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
+from pyroscope_bundle.endpoints import Endpoint, ServerDeployment, query_endpoints, to_endpoint
 from pyroscope_bundle.server.pyroscope_config import pyroscope_config_yaml
 
 COMPONENT_TYPE = "pyroscope-bundle:server:DockerPyroscope"
@@ -55,13 +56,12 @@ def memory_limit_mb(server: Server) -> int:
 
 def internal_url() -> str:
     """How containers on the stack's bridge network (Grafana, a gateway, your services) reach it."""
-    return f"http://{constants.DOCKER_PYROSCOPE_ALIAS}:{constants.PYROSCOPE_HTTP_PORT}"
+    return addresses.network_url(constants.DOCKER_PYROSCOPE_ALIAS, constants.PYROSCOPE_HTTP_PORT)
 
 
 def host_url(server: Server) -> str:
-    """How processes on this host reach the published port."""
-    address = docker_options.host_address(server.docker.publish_address)
-    return f"http://{address}:{server.docker.host_port}"
+    """How processes on this host reach the published port (Pyroscope's, or the gateway's)."""
+    return addresses.host_url(server.docker.publish_address, server.docker.host_port)
 
 
 def healthcheck_test(server: Server) -> list[str] | None:
@@ -91,23 +91,6 @@ def healthcheck(server: Server) -> docker.ContainerHealthcheckArgs | None:
     )
 
 
-def query_tenant(config: BundleConfig) -> str | None:
-    """Without the gateway, the tenant Grafana queries a multi-tenant server as: the wired tenant,
-    else the first one. (Behind the gateway Grafana gets one datasource per tenant instead.)"""
-    server = config.server
-    if not server.multitenancy:
-        return None
-    if config.target.kind == "self" and config.target.tenant_id is not None:
-        return config.target.tenant_id
-    return server.tenants[0] if server.tenants else None
-
-
-def push_tenant(config: BundleConfig) -> str | None:
-    if not config.server.multitenancy or config.target.kind != "self":
-        return None
-    return config.target.tenant_id
-
-
 # --- resources ------------------------------------------------------------------------------------
 
 
@@ -118,7 +101,7 @@ class PublishedEndpoint:
 
     ports: list[docker.ContainerPortArgs]
     push: Endpoint
-    query: Endpoint
+    query: Endpoint | None
     outputs: dict[str, Any]
     query_per_tenant: dict[str, Endpoint] = field(default_factory=dict)
 
@@ -131,7 +114,9 @@ class DockerPyroscope(pulumi.ComponentResource):
     image: docker.RemoteImage
     container: docker.Container
 
-    def __init__(self, name: str, config: BundleConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, config: BundleConfig, routes: Routes, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(COMPONENT_TYPE, name, None, opts)
         server = config.server
         child = pulumi.ResourceOptions(parent=self)
@@ -158,7 +143,7 @@ class DockerPyroscope(pulumi.ComponentResource):
             "pyroscope-image", name=image_ref(server), keep_locally=True, opts=child
         )
 
-        published = _publish(config, self)
+        published = _publish(config, routes, self)
         check = healthcheck(server)
         self.container = docker.Container(
             "pyroscope",
@@ -227,51 +212,54 @@ class DockerPyroscope(pulumi.ComponentResource):
         )
 
 
-def _publish(config: BundleConfig, component: DockerPyroscope) -> PublishedEndpoint:
+def _publish(config: BundleConfig, routes: Routes, component: DockerPyroscope) -> PublishedEndpoint:
     """Publish Pyroscope's port on the host, or - with the gateway on - nothing (the gateway does).
 
-    The one place the Docker backend hands over to the authenticating gateway.
+    The one place the Docker backend hands over to the authenticating gateway; every address and
+    tenant comes from the routing rule (``config.routing``).
     """
     server = config.server
-    if config.gateway_enabled:
-        return _publish_through_gateway(config, component)
+    if routes.gateway:
+        return _publish_through_gateway(config, routes, component)
+    assert routes.server_push is not None  # the stack runs this server
     ports = [
         docker_options.published_port(
             constants.PYROSCOPE_HTTP_PORT, server.docker.host_port, server.docker.publish_address
         )
     ]
+    query, per_tenant = query_endpoints(routes)
     return PublishedEndpoint(
         ports=ports,
-        push=Endpoint(url=host_url(server), tenant_id=push_tenant(config)),
-        query=Endpoint(url=internal_url(), tenant_id=query_tenant(config)),
+        push=to_endpoint(routes.server_push),
+        query=query,
+        query_per_tenant=per_tenant,
         outputs={"pyroscopeUrl": host_url(server)},
     )
 
 
-def _publish_through_gateway(config: BundleConfig, component: DockerPyroscope) -> PublishedEndpoint:
+def _publish_through_gateway(
+    config: BundleConfig, routes: Routes, component: DockerPyroscope
+) -> PublishedEndpoint:
     """THE gateway call site: nginx with basic auth takes the published port; Pyroscope publishes
     nothing. Grafana queries through the gateway too (by its alias on the bridge network, with the
     gateway's credentials), so one set of credentials guards every path to the profiles."""
     from pyroscope_bundle.gateway import GatewayCredentials, deploy_docker_gateway, gateway_users
 
+    assert routes.server_push is not None and routes.upstream is not None
     child = pulumi.ResourceOptions(parent=component)
     credentials = GatewayCredentials("pyroscope-gateway-credentials", gateway_users(config), opts=child)
     gateway = deploy_docker_gateway(
-        config,
-        f"{constants.DOCKER_PYROSCOPE_ALIAS}:{constants.PYROSCOPE_HTTP_PORT}",
-        component.network.name,
-        credentials,
-        opts=child,
+        config, routes.upstream, component.network.name, credentials, opts=child, name=constants.GATEWAY_NAME
     )
-    tenant = config.target.tenant_id if config.target.kind == "self" else None
-    user = tenant if tenant in credentials.users else None
-    # The host-published URL (host_url): where processes on this host push.
-    push = gateway.endpoint(user, published=True)
+    passwords = {user: account.password for user, account in credentials.users.items()}
+    # The host-published URL: where processes on this host push.
+    push = to_endpoint(routes.server_push, passwords)
+    query, per_tenant = query_endpoints(routes, passwords)
     return PublishedEndpoint(
         ports=[],
         push=push,
-        query=gateway.query_endpoint(),
-        query_per_tenant=gateway.query_endpoints(),
+        query=query,
+        query_per_tenant=per_tenant,
         outputs={
             "pyroscopeUrl": host_url(config.server),
             "pyroscopeGatewayNetworkUrl": gateway.url,
@@ -281,6 +269,6 @@ def _publish_through_gateway(config: BundleConfig, component: DockerPyroscope) -
     )
 
 
-def deploy_docker_server(config: BundleConfig) -> ServerDeployment | None:
+def deploy_docker_server(config: BundleConfig, routes: Routes | None = None) -> ServerDeployment | None:
     """Register the Docker server; its deployment tells Grafana and the wiring where it is."""
-    return DockerPyroscope("pyroscope", config).deployment
+    return DockerPyroscope("pyroscope", config, routes or config_routes(config)).deployment

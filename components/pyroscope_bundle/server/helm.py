@@ -8,7 +8,6 @@ fences the pods with a NetworkPolicy.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -24,32 +23,32 @@ from pulumi_kubernetes.networking import v1 as networking_v1
 from pyroscope_bundle import constants
 from pyroscope_bundle.config import BundleConfig, ConfigError
 from pyroscope_bundle.config.errors import Problem, key_path
-from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
+from pyroscope_bundle.config.routing import Routes
+from pyroscope_bundle.endpoints import ServerDeployment, server_endpoints
 from pyroscope_bundle.placement import pod_placement
 from pyroscope_bundle.server import k8s_manifests as manifests
 from pyroscope_bundle.server.kubernetes import (
     data_options,
     deploy_gateway,
     gateway_outputs,
-    push_endpoint,
+    gateway_passwords,
     pyroscope_peers,
     register_front,
     register_namespace,
-    tenant_for_queries,
 )
 from pyroscope_bundle.server.pyroscope_config import pyroscope_config
 
 TYPE_TOKEN = "pyroscope-bundle:server:HelmPyroscope"
 # Helm release name; with fullnameOverride every object is "pyroscope-<component>".
-RELEASE = "pyroscope"
+RELEASE = constants.PYROSCOPE_HELM_RELEASE
 # The chart's selector labels (name = chart name, instance = release).
 CHART_POD_LABELS = {constants.LABEL_NAME: "pyroscope", constants.LABEL_INSTANCE: RELEASE}
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 CREDENTIALS_SECRET = "pyroscope-s3-credentials"
 # Components the chart runs for the v2 storage in microservices mode (values.yaml,
 # architecture.microservices.v2); pushes go to the distributor, queries to the query-frontend.
-PUSH_COMPONENT = "distributor"
-QUERY_COMPONENT = "query-frontend"
+PUSH_COMPONENT = constants.PYROSCOPE_PUSH_COMPONENT
+QUERY_COMPONENT = constants.PYROSCOPE_QUERY_COMPONENT
 # Chart 2.2.1 runs the metastore without a volume; its raft log must survive restarts
 # (raftnode: "It must be a persistent directory").
 PERSISTENT_COMPONENTS = ("metastore", "segment-writer")
@@ -277,7 +276,9 @@ class HelmPyroscope(pulumi.ComponentResource):
     """Namespace, S3 bucket (+ lifecycle, encryption, no public access), credentials, NetworkPolicy
     and the official chart in microservices mode."""
 
-    def __init__(self, name: str, config: BundleConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, config: BundleConfig, routes: Routes, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         # Imported here: the single-binary mode needs no AWS SDK (importing it costs seconds).
         from pulumi_aws import iam, s3
 
@@ -378,13 +379,7 @@ class HelmPyroscope(pulumi.ComponentResource):
 
         # The authenticating gateway, as in single-binary mode: pushes to the distributor,
         # queries (and Grafana) to the query-frontend; then only it reaches the chart's HTTP port.
-        gateway = deploy_gateway(
-            config,
-            self,
-            in_namespace,
-            service=f"{RELEASE}-{QUERY_COMPONENT}",
-            push_service=f"{RELEASE}-{PUSH_COMPONENT}",
-        )
+        gateway = deploy_gateway(config, routes, self, in_namespace)
         policy = manifests.network_policy_manifest(
             RELEASE,
             namespace,
@@ -399,7 +394,7 @@ class HelmPyroscope(pulumi.ComponentResource):
             spec=policy["spec"],
             opts=pulumi.ResourceOptions(parent=self, depends_on=in_namespace),
         )
-        register_front(config, gateway, None, pulumi.ResourceOptions(parent=self, depends_on=in_namespace))
+        register_front(config, routes, gateway, pulumi.ResourceOptions(parent=self, depends_on=in_namespace))
         self.chart = helm_v4.Chart(
             f"{RELEASE}-chart",
             chart=constants.PYROSCOPE_HELM_CHART,
@@ -419,39 +414,30 @@ class HelmPyroscope(pulumi.ComponentResource):
         )
         self.bucket_name = bucket.bucket
         self.gateway_url = gateway.url if gateway is not None else None
-        if gateway is not None:
-            self.push = push_endpoint(config, gateway)
-            self.query = gateway.query_endpoint()
-            self.query_per_tenant = gateway.query_endpoints()
-        else:
-            self.push = Endpoint(
-                url=component_url(PUSH_COMPONENT, namespace), tenant_id=config.target.tenant_id
-            )
-            self.query = Endpoint(
-                url=component_url(QUERY_COMPONENT, namespace), tenant_id=tenant_for_queries(config)
-            )
-            self.query_per_tenant = {}
-        external_url = manifests.ingress_url(config) if gateway is not None else None
-        self.external_push = dataclasses.replace(self.push, url=external_url) if external_url else None
+        # Every address and tenant from the routing rule (config/routing.py).
+        self.endpoints = server_endpoints(routes, gateway_passwords(gateway))
+        self.push = self.endpoints.push
+        self.external_push = self.endpoints.external_push
+        self.query_url = component_url(QUERY_COMPONENT, namespace)
         self.register_outputs(
-            {"pyroscopeUrl": self.query.url, "namespace": namespace, "bucketName": bucket.bucket}
+            {"pyroscopeUrl": self.query_url, "namespace": namespace, "bucketName": bucket.bucket}
         )
 
 
-def deploy_helm_server(config: BundleConfig) -> ServerDeployment:
-    component = HelmPyroscope("pyroscope", config)
+def deploy_helm_server(config: BundleConfig, routes: Routes) -> ServerDeployment:
+    component = HelmPyroscope("pyroscope", config, routes)
     return ServerDeployment(
         backend="kubernetes",
         version=config.server.version,
         push=component.push,
-        query=component.query,
-        query_per_tenant=component.query_per_tenant,
+        query=component.endpoints.query,
+        query_per_tenant=component.endpoints.query_per_tenant,
         external_push=component.external_push,
         outputs={
             **gateway_outputs(component.gateway_url, component.push),
             **({"pyroscopeExternalUrl": component.external_push.url} if component.external_push else {}),
-            "pyroscopeUrl": component.query.url,
-            "pyroscopePushUrl": component.push.url,
+            "pyroscopeUrl": component.query_url,
+            "pyroscopePushUrl": component_url(PUSH_COMPONENT, component.namespace),
             "namespace": component.namespace,
             "pyroscopeVersion": config.server.version,
             "chartVersion": config.server.kubernetes.helm.chart_version,

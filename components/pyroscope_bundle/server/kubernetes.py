@@ -7,7 +7,6 @@ come from the pure builders in ``k8s_manifests.py``; this module only registers 
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pulumi
@@ -18,7 +17,8 @@ from pulumi_kubernetes.policy import v1 as policy_v1
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.config import BundleConfig
-from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
+from pyroscope_bundle.config.routing import Routes
+from pyroscope_bundle.endpoints import Endpoint, ServerDeployment, server_endpoints
 from pyroscope_bundle.gateway.common import GatewayDeployment
 from pyroscope_bundle.server import k8s_manifests as manifests
 from pyroscope_bundle.server.pyroscope_config import pyroscope_config_yaml
@@ -46,19 +46,15 @@ def register_namespace(config: BundleConfig, parent: pulumi.Resource) -> core_v1
     )
 
 
-def tenant_for_queries(config: BundleConfig) -> str | None:
-    """Grafana's tenant on a multi-tenant server without the gateway: the one the stack's
-    services use. (Behind the gateway the gateway user is the tenant: one datasource each.)"""
-    return config.target.tenant_id if config.server.multitenancy else None
-
-
 class KubernetesPyroscope(pulumi.ComponentResource):
     """Pyroscope single binary: Namespace, ConfigMap, StatefulSet + PVC, Services, PDB, NetworkPolicy."""
 
     url: str
     namespace: str
 
-    def __init__(self, name: str, config: BundleConfig, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, config: BundleConfig, routes: Routes, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         server = config.server
         namespace = server.kubernetes.namespace
@@ -115,7 +111,7 @@ class KubernetesPyroscope(pulumi.ComponentResource):
         )
 
         # --- The authenticating gateway: the one call site (see deploy_gateway below). ---
-        gateway = deploy_gateway(config, self, in_namespace)
+        gateway = deploy_gateway(config, routes, self, in_namespace)
         peers = pyroscope_peers(config, gateway)
         policy = manifests.network_policy_manifest(
             manifests.SERVER_NAME,
@@ -131,76 +127,64 @@ class KubernetesPyroscope(pulumi.ComponentResource):
             spec=policy["spec"],
             opts=child(),
         )
-        register_front(config, gateway, manifests.SERVER_NAME, child())
+        register_front(config, routes, gateway, child())
 
         self.url = manifests.in_cluster_url(manifests.SERVER_NAME, namespace)
         self.gateway_url = gateway.url if gateway is not None else None
-        self.push = (
-            push_endpoint(config, gateway)
-            if gateway is not None
-            else Endpoint(url=self.url, tenant_id=config.target.tenant_id)
-        )
-        # Grafana queries through the gateway too: Pyroscope's NetworkPolicy admits nothing else.
-        self.query = (
-            gateway.query_endpoint()
-            if gateway is not None
-            else Endpoint(url=self.url, tenant_id=tenant_for_queries(config))
-        )
-        self.query_per_tenant = gateway.query_endpoints() if gateway is not None else {}
-        external_url = manifests.ingress_url(config)
-        self.external_push = dataclasses.replace(self.push, url=external_url) if external_url else None
+        # Every address and tenant from the routing rule; with the gateway, Grafana queries
+        # through it too (Pyroscope's NetworkPolicy admits nothing else).
+        self.endpoints = server_endpoints(routes, gateway_passwords(gateway))
+        self.push = self.endpoints.push
+        self.external_push = self.endpoints.external_push
         self.register_outputs({"pyroscopeUrl": self.url, "namespace": namespace})
 
 
 def deploy_gateway(
-    config: BundleConfig,
-    parent: pulumi.Resource,
-    depends_on: list[Any],
-    *,
-    service: str = manifests.SERVER_NAME,
-    push_service: str | None = None,
+    config: BundleConfig, routes: Routes, parent: pulumi.Resource, depends_on: list[Any]
 ) -> GatewayDeployment | None:
     """THE gateway call site: the authenticating nginx gateway (``pyroscope_bundle.gateway``) in
-    front of Pyroscope's Service (``service``; pushes to ``push_service`` when that differs, as
-    with the microservices' distributor), when ``config.gateway_enabled`` (default on Kubernetes)."""
-    if not config.gateway_enabled:
+    front of Pyroscope (``routes.upstream``; pushes to ``routes.push_upstream`` when that differs,
+    as with the microservices' distributor), when the routing puts one there."""
+    if not routes.gateway:
         return None
     from pyroscope_bundle.gateway import GatewayCredentials, deploy_kubernetes_gateway, gateway_users
 
-    namespace = config.server.kubernetes.namespace
-
-    def upstream(name: str) -> str:
-        return f"{name}.{namespace}.{constants.KUBERNETES_SERVICE_DOMAIN}:{constants.PYROSCOPE_HTTP_PORT}"
-
+    assert routes.upstream is not None
     credentials = GatewayCredentials(
         "pyroscope-gateway-credentials", gateway_users(config), opts=pulumi.ResourceOptions(parent=parent)
     )
     return deploy_kubernetes_gateway(
         config,
-        namespace,
-        upstream(service),
+        config.server.kubernetes.namespace,
+        routes.upstream,
         credentials,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
-        push_upstream=upstream(push_service) if push_service else None,
+        name=constants.GATEWAY_NAME,
+        push_upstream=routes.push_upstream,
     )
 
 
+def gateway_passwords(gateway: GatewayDeployment | None) -> dict[str, pulumi.Output[str]] | None:
+    """Each gateway user's generated password (secret Outputs)."""
+    if gateway is None:
+        return None
+    return {user: account.password for user, account in gateway.credentials.users.items()}
+
+
 def register_front(
-    config: BundleConfig,
-    gateway: GatewayDeployment | None,
-    ungated_service: str | None,
-    opts: pulumi.ResourceOptions,
+    config: BundleConfig, routes: Routes, gateway: GatewayDeployment | None, opts: pulumi.ResourceOptions
 ) -> None:
     """What stands in front of the server in both modes: the gateway's NetworkPolicy and the
-    optional Ingress - to the gateway when there is one (the OSS server has no authentication),
-    else to ``ungated_service`` (None: no Ingress without the gateway)."""
+    optional Ingress to ``routes.ingress_service`` (the gateway when there is one: the OSS server
+    has no authentication)."""
     if gateway is not None:
         policy = gateway_network_policy(config, gateway)
         networking_v1.NetworkPolicy(
             "pyroscope-gateway-networkpolicy", metadata=policy["metadata"], spec=policy["spec"], opts=opts
         )
-    service = gateway_service(gateway) if gateway is not None else ungated_service
-    ingress = manifests.ingress_manifest(config, service) if service is not None else None
+    if routes.ingress_service is None:
+        return
+    ingress = manifests.ingress_manifest(config, routes.ingress_service)
     if ingress is not None:
         networking_v1.Ingress(
             f"{manifests.SERVER_NAME}-ingress", metadata=ingress["metadata"], spec=ingress["spec"], opts=opts
@@ -217,17 +201,6 @@ def gateway_outputs(url: str | None, push: Endpoint) -> dict[str, Any]:
         "gatewayUser": push.basic_auth_user,
         "gatewayPassword": pulumi.Output.secret(push.basic_auth_password),
     }
-
-
-def gateway_service(gateway: GatewayDeployment) -> str:
-    """The gateway's Service name (the host of its in-cluster URL)."""
-    return gateway.url.split("//", 1)[1].split(".", 1)[0]
-
-
-def push_endpoint(config: BundleConfig, gateway: GatewayDeployment) -> Endpoint:
-    """The gateway user wired services authenticate as (the tenant, with multi-tenancy)."""
-    tenant = config.target.tenant_id if config.server.multitenancy else None
-    return gateway.endpoint(tenant if tenant in gateway.credentials.users else None)
 
 
 def gateway_network_policy(config: BundleConfig, gateway: GatewayDeployment) -> dict[str, Any]:
@@ -256,20 +229,16 @@ def pyroscope_peers(config: BundleConfig, gateway: GatewayDeployment | None) -> 
     return [manifests.Peer(config.server.kubernetes.namespace, gateway.pod_labels)]
 
 
-def deploy_kubernetes_server(config: BundleConfig) -> ServerDeployment | None:
-    """Register Pyroscope on Kubernetes in the configured mode; return its endpoints and outputs."""
+def deploy_kubernetes_server(config: BundleConfig, routes: Routes) -> ServerDeployment | None:
+    """Register the single binary on Kubernetes; return its endpoints and outputs."""
     server = config.server
-    if server.kubernetes.mode == "microservices":
-        from pyroscope_bundle.server.helm import deploy_helm_server
-
-        return deploy_helm_server(config)
-    component = KubernetesPyroscope("pyroscope", config)
+    component = KubernetesPyroscope("pyroscope", config, routes)
     return ServerDeployment(
         backend="kubernetes",
         version=server.version,
         push=component.push,
-        query=component.query,
-        query_per_tenant=component.query_per_tenant,
+        query=component.endpoints.query,
+        query_per_tenant=component.endpoints.query_per_tenant,
         external_push=component.external_push,
         outputs={
             **gateway_outputs(component.gateway_url, component.push),

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 import pulumi
 
 from pyroscope_bundle.config import BundleConfig, Service
-from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
+from pyroscope_bundle.config.routing import Routes
+from pyroscope_bundle.endpoints import Endpoint, ServerDeployment, to_endpoint
 from pyroscope_bundle.wiring import names
 from pyroscope_bundle.wiring.settings import ProfilerSettings, credentials_hash, is_wired, profiler_settings
 
@@ -31,30 +32,25 @@ class WiredServices(pulumi.ComponentResource):
 
 
 def resolve_target(
-    config: BundleConfig,
+    routes: Routes,
     server: ServerDeployment | None,
     auth_token: pulumi.Output[str] | None,
     *,
     from_outside: bool = False,
 ) -> Endpoint | None:
-    """Where wired services send: the stack's own server, or an external / Grafana Cloud one.
+    """Where wired services send (``routes.push``, from ``config.routing``): the stack's own
+    server, or an external / Grafana Cloud one with ``authToken``.
 
     ``from_outside`` asks for the address a client outside the server's cluster or host can use
     (ECS tasks): the server's exposed endpoint. None when the target is this stack's server and
     it has no (such) push endpoint.
     """
-    target = config.target
-    if target.kind == "self":
+    if routes.to_self:
         if server is None:
             return None
         return server.external_push if from_outside else server.push
-    assert target.url is not None  # checked by the config loader
-    return Endpoint(
-        url=target.url,
-        basic_auth_user=target.basic_auth_user,
-        basic_auth_password=pulumi.Output.secret(auth_token) if auth_token is not None else None,
-        tenant_id=target.tenant_id,
-    )
+    route = routes.external_push if from_outside else routes.push
+    return to_endpoint(route, auth_token=auth_token) if route is not None else None
 
 
 def deploy_wiring(
