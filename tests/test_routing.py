@@ -33,6 +33,8 @@ SERVICE = {
     "kubernetes": {"namespace": "shop"},
 }
 PATCH = "kubernetes:apps/v1:DeploymentPatch"
+# The microservices' bucket region (pyroscope:server.kubernetes.helm.objectStorage.region or this).
+AWS = {"aws:region": "eu-west-1"}
 K8S = "pyroscope.svc.cluster.local:4040"
 
 BACKENDS: dict[str, dict[str, Any]] = {
@@ -76,7 +78,7 @@ def _deploy(key: str) -> Deployed:
     secrets = (
         {"authToken": "t0ken-for-the-target"} if target and target.get("kind", "self") != "self" else None
     )
-    return deploy_with(config, secrets=secrets)
+    return deploy_with(config, secrets=secrets, extra=AWS)
 
 
 def unwrap(value: Any) -> Any:
@@ -156,7 +158,8 @@ def test_grafana_queries_this_server_as_its_own_tenants(backend: str, case: str,
                     "multitenancy": True,
                     "tenants": TENANTS,
                 }
-            }
+            },
+            extra=AWS,
         )
     else:
         deployed = deploy(backend, gateway=False, target=target, multitenancy=True, tenants=TENANTS)
