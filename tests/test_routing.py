@@ -20,6 +20,7 @@ from pyroscope_bundle.config import BundleConfig, ConfigError, load_config
 from pyroscope_bundle.config.routing import config_routes, plan_routes, query_tenants
 from pyroscope_bundle.grafana.docker import PROVISIONING_FILE
 from pyroscope_bundle.grafana.kubernetes import DATA_KEY, OBJECT_NAME, SECRET_DATA_KEY
+from pyroscope_bundle.wiring import names
 
 from tests.harness import Deployed, deploy_with
 
@@ -71,7 +72,8 @@ def _deploy(key: str) -> Deployed:
     backend, gateway, target, server = json.loads(key)
     config: dict[str, Any] = {
         "server": {**BACKENDS[backend], "gateway": {"enabled": gateway}, **server},
-        "services": [SERVICE],
+        # A Kubernetes Deployment cannot reach a Docker server on the host: no service there.
+        "services": [] if backend == "docker" and (target or {}).get("kind", "self") == "self" else [SERVICE],
     }
     if target is not None:
         config["target"] = target
@@ -119,8 +121,22 @@ def header_tenant(datasource: dict[str, Any]) -> str | None:
 
 
 def service_env(deployed: Deployed) -> dict[str, Any]:
-    (container,) = deployed.one(PATCH, "profiler-checkout").inputs["spec"]["template"]["spec"]["containers"]
-    return {entry["name"]: entry.get("value", entry.get("valueFrom")) for entry in container["env"]}
+    """What a wired service is given: the patched Deployment's env when the case wires one, and
+    the same contract from the stack outputs consumer stacks read (they must agree)."""
+    outputs = deployed.outputs
+    from_outputs = {
+        "PYROSCOPE_SERVER_ADDRESS": outputs[names.OUTPUT_SERVER_ADDRESS],
+        "PYROSCOPE_BASIC_AUTH_USER": outputs.get(names.OUTPUT_BASIC_AUTH_USER),
+        "PYROSCOPE_TENANT_ID": outputs.get(names.OUTPUT_TENANT_ID),
+    }
+    patches = deployed.of_type(PATCH)
+    if not patches:
+        return {key: value for key, value in from_outputs.items() if value is not None}
+    (container,) = patches[0].inputs["spec"]["template"]["spec"]["containers"]
+    env = {entry["name"]: entry.get("value", entry.get("valueFrom")) for entry in container["env"]}
+    for key, value in from_outputs.items():
+        assert env.get(key) == value, key
+    return env
 
 
 def assert_gateway_registered(deployed: Deployed, backend: str) -> None:
