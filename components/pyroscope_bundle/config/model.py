@@ -331,9 +331,7 @@ class Tempo(Model):
         default=None, description="Tempo URL; set it to provision a Tempo datasource linked to profiles."
     )
     datasource_uid: DnsLabel = Field(default="tempo", description="uid of the Tempo datasource.")
-    name: str = Field(
-        default="Tempo", min_length=1, description="Name of the Tempo datasource the bundle creates."
-    )
+    name: PlainText = Field(default="Tempo", description="Name of the Tempo datasource the bundle creates.")
     existing: bool = Field(
         default=False,
         description=(
@@ -446,7 +444,7 @@ class Probe(Model):
     )
     schedule: str = Field(
         default="*/5 * * * *",
-        pattern=r"^\S+ \S+ \S+ \S+ \S+$",
+        pattern=r"^[!-~]+ [!-~]+ [!-~]+ [!-~]+ [!-~]+$",
         description="Cron schedule of the probe (five fields).",
     )
     service_name: DnsLabel = Field(
@@ -503,9 +501,8 @@ class Monitoring(Model):
             "ingress-nginx when the Ingress is on with className nginx."
         ),
     )
-    runbook_url: str = Field(
+    runbook_url: PlainText = Field(
         default="docs/runbook.md",
-        min_length=1,
         description=(
             "Base of every alert's runbook_url (the alert's section is appended as #anchor): where "
             "your copy of docs/runbook.md is browsable, e.g. https://github.com/ORG/REPO/blob/main/docs/runbook.md."
