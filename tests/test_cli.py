@@ -136,3 +136,42 @@ def test_program_warnings_carry_their_severity(capsys):
     finally:
         logging.getLogger().handlers.clear()
     assert capsys.readouterr().err == "warning: ECS services invoices push to an in-cluster address\n"
+
+
+def test_setup_script_readme_and_pyproject_agree_on_python_versions(tmp_path):
+    pyproject = tomllib.loads((PROJECT_DIR / "pyproject.toml").read_text())
+    runtime = tomllib.loads((PROJECT_DIR / "runtime" / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == runtime["project"]["requires-python"] == ">=3.11,<3.14"
+    setup = (PROJECT_DIR / "scripts" / "setup.sh").read_text()
+    assert "(3, 11) <= sys.version_info[:2] < (3, 14)" in setup
+    readme = (PROJECT_DIR / "README.md").read_text()
+    assert "Python 3.11, 3.12 or 3.13" in readme and "bash scripts/setup.sh" in readme
+    assert "source scripts/setup.sh" not in readme + setup
+    # An interpreter outside the range (here one that fails the check) is refused before any venv.
+    fake = tmp_path / "python3.10"
+    fake.write_text("#!/bin/sh\n[ \"$1\" = --version ] && echo 'Python 3.10.14'\nexit 1\n")
+    fake.chmod(0o755)
+    copy = tmp_path / "repo"
+    (copy / "scripts").mkdir(parents=True)
+    (copy / "scripts" / "setup.sh").write_text(setup)
+    result = subprocess.run(
+        ["bash", str(copy / "scripts" / "setup.sh")], env={**os.environ, "PYTHON": str(fake)},
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "Python 3.11, 3.12 or 3.13 is needed (found Python 3.10.14)" in result.stderr
+    assert not (copy / ".venv").exists()
+
+
+def test_the_review_recipe_renders_the_base_with_its_own_code():
+    """docs/review.md: the base gets a worktree AND a venv of its own, installed from itself."""
+    text = (PROJECT_DIR / "docs" / "review.md").read_text()
+    recipe = text.split("## Locally", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    lines = [line.strip() for line in recipe.splitlines()]
+    assert 'git worktree add --detach "$base" main' in lines
+    assert 'python3 -m venv "$base/.venv"' in lines
+    install = next(line for line in lines if "pip install" in line)
+    assert install.startswith('(cd "$base" && .venv/bin/pip install') and "-r requirements.txt" in install
+    base_render = next(line for line in lines if "--out /tmp/render/base" in line)
+    assert base_render.startswith('(cd "$base" && .venv/bin/pyroscope-bundle render')
+    assert "../main/.venv" not in recipe
