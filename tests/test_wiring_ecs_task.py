@@ -22,7 +22,7 @@ from pyroscope_bundle.wiring.ecs import ProfiledTaskDefinition
 from pyroscope_bundle.wiring.ecs_task import TaskDefinitionError, parse_task_definition
 from pyroscope_bundle.wiring.settings import build_settings
 
-from tests.harness import PROJECT_DIR
+from tests.harness import PROJECT_DIR, deploy_with
 
 REGION = "us-east-1"
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
@@ -338,3 +338,49 @@ def test_the_java_options_variable_resolves_the_conflict():
         project_root=PROJECT_DIR,
     )
     assert config.services[0].agent.java_options_variable == "JDK_JAVA_OPTIONS"
+
+
+LEDGER = {
+    "name": "ledger",
+    "platform": "ecs",
+    "runtime": "java",
+    "agent": {"delivery": "copy", "image": "agents:2.9.1", "javaOptionsVariable": "JDK_JAVA_OPTIONS"},
+    "ecs": {"taskDefinition": "configs/ecs/ledger.task-definition.json"},
+}
+
+
+@pytest.mark.parametrize(
+    ("target_switch", "service_switch"), [(False, True), (True, False)], ids=["global-off", "service-off"]
+)
+def test_turning_profiling_off_registers_the_services_own_definition(target_switch, service_switch):
+    """The family's newest revision is then one the service can run: no agent, no profiler secret
+    or role; under the same resource name, so it is an update of the profiled one (skipDestroy
+    keeps that registered for tasks still running it)."""
+    deployed = deploy_with(
+        {
+            "server": {"enabled": False},
+            "grafana": {"mode": "none"},
+            "target": {"kind": "external", "url": "https://p.example.com", "enabled": target_switch},
+            "services": [{**LEDGER, "enabled": service_switch}],
+        },
+        secrets={"authToken": "glc_token_0123456789"},
+    )
+    (task,) = deployed.of_type(TASK)
+    assert task.name == "profiler-ledger" and task.inputs["skipDestroy"] is True
+    original = json.loads((PROJECT_DIR / "configs" / "ecs" / "ledger.task-definition.json").read_text())
+    request = ecs_register_request(task.record)
+    assert normalised(request) == normalised(original)
+    assert not ParamValidator().validate(request, register_shape()).has_errors()
+    assert [r.type for r in deployed.resources if r.type.startswith("aws:")] == [TASK], (
+        "no secret, role, policy"
+    )
+    on = deploy_with(
+        {
+            "server": {"enabled": False},
+            "grafana": {"mode": "none"},
+            "target": {"kind": "external", "url": "https://p.example.com"},
+            "services": [LEDGER],
+        },
+        secrets={"authToken": "glc_token_0123456789"},
+    )
+    assert on.one(TASK).record.urn == task.record.urn, "the same resource: profiling off is an update"

@@ -9,6 +9,7 @@ blocks (pure functions, transforms, components) live in :mod:`.kubernetes` and :
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,17 +61,25 @@ def deploy_wiring(
     ``ecs_target`` when given: they run outside the server's cluster); return stack outputs.
 
     Disabled (globally or per service) means no wiring resources at all, so turning a switch
-    off makes the next ``pulumi up`` remove them.
+    off makes the next ``pulumi up`` remove them - except that an ECS service given by its whole
+    task definition (``ecs.taskDefinition``) then gets that definition registered unprofiled, so
+    the family's newest revision is one it can run without the profiler's secret and role.
     """
     services = [service for service in config.services if is_wired(config, service)]
-    if not config.target.enabled:
-        return {}
-    if target is None:
-        if services:
+    profiled = services if config.target.enabled and target is not None else []
+    unprofiled = [
+        service
+        for service in config.services
+        if service.platform == "ecs" and service.ecs.task_definition is not None and service not in profiled
+    ]
+    if not config.target.enabled or target is None:
+        if target is None and config.target.enabled and services:
             pulumi.log.warn(
                 "pyroscope:target.kind is self but the server has no push endpoint: "
                 f"{', '.join(s.name for s in services)} are not wired"
             )
+        if unprofiled:
+            _register_unprofiled(unprofiled, project_root, WiredServices("profiler-ecs-services", "ecs"))
         return {}
     # Exported even when this stack wires no service itself: a central profiling stack is what
     # other stacks read with a StackReference (wiring/consumer.py).
@@ -91,8 +100,25 @@ def deploy_wiring(
     if ecs_endpoint.url != target.url:
         outputs[names.OUTPUT_EXTERNAL_SERVER_ADDRESS] = ecs_endpoint.url
     if ecs:
-        outputs.update(_wire_ecs(config, ecs_endpoint, ecs, project_root))
+        outputs.update(_wire_ecs(config, ecs_endpoint, ecs, project_root, unprofiled))
+    elif unprofiled:
+        _register_unprofiled(unprofiled, project_root, WiredServices("profiler-ecs-services", "ecs"))
     return outputs
+
+
+def _register_unprofiled(services: list[Service], project_root: Path, group: pulumi.Resource) -> None:
+    """The whole task definitions of ECS services that are not profiled, registered as they are
+    (same resource names as their profiled revisions: turning profiling off is an update)."""
+    from pyroscope_bundle.wiring.ecs import register_unprofiled_task_definition
+    from pyroscope_bundle.wiring.ecs_task import load_task_definition
+
+    for service in services:
+        assert service.ecs.task_definition is not None
+        register_unprofiled_task_definition(
+            f"profiler-{service.name}",
+            load_task_definition(project_root / service.ecs.task_definition),
+            opts=pulumi.ResourceOptions(parent=group),
+        )
 
 
 def _wire_kubernetes(config: BundleConfig, target: Endpoint, services: list[Service]) -> dict[str, Any]:
@@ -145,7 +171,11 @@ def _wire_kubernetes(config: BundleConfig, target: Endpoint, services: list[Serv
 
 
 def _wire_ecs(
-    config: BundleConfig, target: Endpoint, services: list[Service], project_root: Path
+    config: BundleConfig,
+    target: Endpoint,
+    services: list[Service],
+    project_root: Path,
+    unprofiled: Sequence[Service] = (),
 ) -> dict[str, Any]:
     from pyroscope_bundle.wiring.checks import load_container_definitions
     from pyroscope_bundle.wiring.ecs import (
@@ -199,6 +229,8 @@ def _wire_ecs(
             managed_policy_arn=managed_policy,
             opts=pulumi.ResourceOptions(parent=group),
         )
+    if unprofiled:
+        _register_unprofiled(list(unprofiled), project_root, group)
     if credentials is None:
         return {}
     return {

@@ -430,6 +430,28 @@ def register_profiled_task_definition(
     )
 
 
+def register_unprofiled_task_definition(
+    name: str, task_definition: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None
+) -> aws_ecs.TaskDefinition:
+    """The service's own task definition, registered as it is (profiling off for it).
+
+    Registered under the profiled revision's resource name with ``skip_destroy``: turning
+    profiling off makes a new, unprofiled revision the family's latest and leaves the profiled one
+    registered for tasks still running it.
+    """
+    from pulumi_aws import ecs
+
+    request = ecs_task.parse_task_definition(task_definition)
+    return ecs.TaskDefinition(
+        name,
+        **ecs_task.task_definition_args(request),
+        container_definitions=json.dumps(request["containerDefinitions"], sort_keys=True),
+        tags=ecs_task.request_tags(request) or None,
+        skip_destroy=True,
+        opts=opts,
+    )
+
+
 class ProfiledTaskDefinition(pulumi.ComponentResource):
     """(b) A Fargate task definition from a container-definition file, with the profiler wired
     (see :func:`register_profiled_task_definition`)."""
