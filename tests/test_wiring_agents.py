@@ -40,6 +40,7 @@ from tests.test_security_posture import CHECKOV, documented_skips, run_checkov
 
 ENDPOINT = Endpoint(url="https://profiles.example.com", basic_auth_user="123456")
 SHA = "0" * 64
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 DOTNET_IMAGE_FILES = ["/Pyroscope.Profiler.Native.so", "/Pyroscope.Linux.ApiWrapper.x64.so"]
 
 
@@ -570,3 +571,38 @@ def test_shipped_stacks_inject_their_java_and_dotnet_services(rendered):
                 runtime = "java" if "JDK_JAVA_OPTIONS" in env_of({"env": app["environment"]}) else "dotnet"
                 seen.add(("ecs", runtime))
     assert seen == {("kubernetes", "java"), ("kubernetes", "dotnet"), ("ecs", "java"), ("ecs", "dotnet")}
+
+
+def test_egress_policy_lets_a_download_reach_its_url():
+    deployed = deploy_with(
+        {
+            "server": {"enabled": False},
+            "grafana": {"mode": "none"},
+            "target": {"kind": "external", "url": "https://profiles.example.com"},
+            "services": [
+                shop_service(
+                    "checkout",
+                    "java",
+                    {
+                        "delivery": "download",
+                        "sha256": SHA,
+                        "url": "http://mirror.internal:8081/pyroscope.jar",
+                    },
+                    kubernetes={"namespace": "shop", "networkPolicy": True},
+                ),
+                shop_service(
+                    "invoices",
+                    "dotnet",
+                    {"delivery": "copy"},
+                    kubernetes={"namespace": "shop", "networkPolicy": True},
+                ),
+            ],
+        }
+    )
+    policies = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in deployed.of_type(NETWORK_POLICY)}
+    download_ports = [rule.get("ports") for rule in policies["pyroscope-egress-checkout"]["egress"]]
+    assert [{"protocol": "TCP", "port": 8081}] in download_ports
+    copy_ports = [rule.get("ports") for rule in policies["pyroscope-egress-invoices"]["egress"]]
+    assert [{"protocol": "TCP", "port": 8081}] not in copy_ports and len(copy_ports) == 2, (
+        "copy needs no network"
+    )

@@ -296,11 +296,14 @@ def deployment_patch_spec(
     return {"template": {"metadata": pod_metadata(settings, credentials_hash), "spec": pod}}
 
 
-def egress_policy_spec(service: str, target_url: str, server_namespace: str | None) -> dict[str, Any]:
+def egress_policy_spec(
+    service: str, target_url: str, server_namespace: str | None, agent_url: str | None = None
+) -> dict[str, Any]:
     """NetworkPolicy ``spec``: the wired pods may reach DNS and the profiling server.
 
     For the stack's own server (``server_namespace``): any port in that namespace (Service and
-    pod ports may differ). For an external target: the URL's port on any address.
+    pod ports may differ). For an external target: the URL's port on any address. With a
+    downloaded agent (``agent_url``) the init container must reach that URL's port too.
     """
     dns_ports = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
     if server_namespace is not None:
@@ -328,8 +331,15 @@ def egress_policy_spec(service: str, target_url: str, server_namespace: str | No
                 "ports": dns_ports,
             },
             server_rule,
+            *([_any_address_rule(agent_url)] if agent_url else []),
         ],
     }
+
+
+def _any_address_rule(url: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": port}]}
 
 
 def managed_labels(component: str) -> dict[str, str]:
@@ -408,7 +418,12 @@ def register_service_wiring(
                 "labels": managed_labels("egress"),
             },
             spec=pulumi.Output.from_input(settings.server_address).apply(
-                lambda url: egress_policy_spec(settings.service, url, server_namespace)
+                lambda url: egress_policy_spec(
+                    settings.service,
+                    url,
+                    server_namespace,
+                    settings.agent.environment.get(agents.URL_VARIABLE) if settings.agent else None,
+                )
             ),
             opts=opts,
         )
