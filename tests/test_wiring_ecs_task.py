@@ -23,6 +23,7 @@ from pyroscope_bundle.wiring.ecs_task import TaskDefinitionError, parse_task_def
 from pyroscope_bundle.wiring.settings import build_settings
 
 from tests.harness import PROJECT_DIR, deploy_with
+from tests.test_wiring_transforms import engine as transform_engine
 
 REGION = "us-east-1"
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
@@ -384,3 +385,30 @@ def test_turning_profiling_off_registers_the_services_own_definition(target_swit
         secrets={"authToken": "glc_token_0123456789"},
     )
     assert on.one(TASK).record.urn == task.record.urn, "the same resource: profiling off is an update"
+
+
+engine = transform_engine  # the fixture: an event loop and mocks for Outputs
+
+
+def test_the_ecs_transform_adds_the_agent_container_on_the_agent_tag(engine):
+    from pyroscope_bundle.wiring.ecs import ecs_transform
+
+    from tests.test_wiring_transforms import ARN, args, resolve, task_definition
+    from tests.test_wiring_transforms import endpoint as cloud
+
+    transform = ecs_transform(cloud(), "production", ARN)
+    props = task_definition({"pyroscope-bundle:runtime": "dotnet", "pyroscope-bundle:agent": "copy"})
+    props["volumes"] = [{"name": "data", "hostPath": "/data"}]
+    result = transform(args(TASK, props))
+    assert result is not None
+    app, agent = json.loads(resolve(result.props["containerDefinitions"]))
+    assert agent["name"] == "pyroscope-agent" and agent["essential"] is False
+    assert agent["image"] == "grafana/pyroscope-dotnet:0.15.0-glibc"
+    assert {"containerName": "pyroscope-agent", "condition": "COMPLETE"} in app["dependsOn"]
+    environment = {e["name"]: e["value"] for e in app["environment"]}
+    assert environment["CORECLR_PROFILER_PATH"] == "/pyroscope-agent/Pyroscope.Profiler.Native.so"
+    assert result.props["volumes"] == [{"name": "data", "hostPath": "/data"}, {"name": "pyroscope-agent"}]
+    # Python cannot be injected: the tag is refused, naming it.
+    refused = task_definition({"pyroscope-bundle:runtime": "python", "pyroscope-bundle:agent": "copy"})
+    with pytest.raises(ValueError, match="pyroscope-bundle:agent"):
+        transform(args(TASK, refused))

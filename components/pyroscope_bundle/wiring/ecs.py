@@ -26,8 +26,9 @@ import pulumi
 from pulumi.output import Unknown
 from pyroscope_bundle_runtime import contract
 
+from pyroscope_bundle import constants
 from pyroscope_bundle.endpoints import Endpoint
-from pyroscope_bundle.wiring import ecs_task, engine_props, names
+from pyroscope_bundle.wiring import agents, ecs_task, engine_props, names
 from pyroscope_bundle.wiring.env import profiler_env
 from pyroscope_bundle.wiring.settings import (
     AgentInjection,
@@ -504,7 +505,41 @@ def managed_execution_policy_arn() -> pulumi.Output[str]:
 # --- (c) the stack transform --------------------------------------------------------------------
 
 
-_OPTIONAL_TAGS = (names.ECS_SERVICE_TAG, names.ECS_VERSION_TAG, names.ECS_CONTAINERS_TAG)
+_OPTIONAL_TAGS = (
+    names.ECS_SERVICE_TAG,
+    names.ECS_VERSION_TAG,
+    names.ECS_CONTAINERS_TAG,
+    names.ECS_AGENT_TAG,
+    names.ECS_AGENT_IMAGE_TAG,
+)
+
+
+def _transform_injection(resource: str, runtime: str, tags: Mapping[str, Any]) -> AgentInjection | None:
+    """The agent injection the tags ask for (``pyroscope-bundle:agent=copy``), or None."""
+    delivery = str(tags.get(names.ECS_AGENT_TAG) or "image")
+    try:
+        return agents.injection_for(runtime, delivery, image=tags.get(names.ECS_AGENT_IMAGE_TAG) or None)
+    except ValueError as error:
+        raise ValueError(
+            f"{resource}: tag {names.ECS_AGENT_TAG}={delivery!r}: {error} (the transform supports image "
+            f"and copy, with {names.ECS_AGENT_IMAGE_TAG})"
+        ) from None
+
+
+def _wire_json(
+    definitions: str, env: EcsProfilerEnv, containers: Sequence[str], injection: AgentInjection | None
+) -> str:
+    """Wired container definitions as JSON; with ``injection`` also the agent container."""
+    if injection is None:
+        return wire_container_definitions(definitions, env, containers=containers)
+    request = {
+        "containerDefinitions": wire_container_definitions(
+            json.loads(definitions), env, containers=containers
+        )
+    }
+    return json.dumps(
+        ecs_task.with_agent(request, injection, containers)["containerDefinitions"], sort_keys=True
+    )
 
 
 def ecs_transform(
@@ -564,21 +599,30 @@ def ecs_transform(
         if unknown is not None:
             engine_props.warn_unknown(resource, unknown)
             return None
+        injection = _transform_injection(resource, runtime, tags)
         settings = build_settings(
             service=tags.get(names.ECS_SERVICE_TAG) or (family if isinstance(family, str) else args.name),
             runtime=runtime,
             environment=environment,
             endpoint=endpoint,
             version=tags.get(names.ECS_VERSION_TAG),
+            agent=injection,
         )
         containers = tuple(str(tags.get(names.ECS_CONTAINERS_TAG, "")).split())
         if not isinstance(definitions, str):
             kind = type(definitions).__name__
             raise ValueError(f"{resource}: containerDefinitions must be a JSON string, not {kind}")
         wired = resolved_env(settings, value_from, rollout_hash).apply(
-            lambda env: wire_container_definitions(definitions, env, containers=containers)
+            lambda env: _wire_json(definitions, env, containers, injection)
         )
         new_props = {**props, "containerDefinitions": engine_props.hand_back(wired, secret)}
+        if injection is not None:
+            volumes, volumes_secret = engine_props.reveal(props.get("volumes"))
+            if any(isinstance(v, Mapping) and v.get("name") == constants.AGENT_VOLUME for v in volumes or []):
+                raise ValueError(f"{resource}: already has a volume named {constants.AGENT_VOLUME}")
+            new_props["volumes"] = engine_props.hand_back(
+                [*(volumes or []), agents.ecs_volume()], volumes_secret
+            )
         return pulumi.ResourceTransformResult(props=new_props, opts=args.opts)
 
     return transform

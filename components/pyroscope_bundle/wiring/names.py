@@ -31,6 +31,9 @@ AGENT_IMAGE_ANNOTATION: Final = f"{PREFIX}/agent-image"
 ECS_RUNTIME_TAG: Final = f"{PREFIX}:runtime"  # opt-in: the runtime (java, python, ...)
 ECS_SERVICE_TAG: Final = f"{PREFIX}:service"  # optional: service name (default: family)
 ECS_VERSION_TAG: Final = f"{PREFIX}:version"
+# java/dotnet: "copy" adds the agent container (from ECS_AGENT_IMAGE_TAG, or the upstream .NET image).
+ECS_AGENT_TAG: Final = f"{PREFIX}:agent"
+ECS_AGENT_IMAGE_TAG: Final = f"{PREFIX}:agent-image"
 ECS_CONTAINERS_TAG: Final = (
     f"{PREFIX}:containers"  # optional, comma-separated (tag values allow no ',': use ' ')
 )
