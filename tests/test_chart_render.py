@@ -17,10 +17,19 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from pulumi.runtime import rpc
 from pyroscope_bundle import constants
 from pyroscope_bundle.config import load_config
-from pyroscope_bundle.render.chart import CHART_TYPE, ChartError, find_chart, helm_cache_dirs, render_chart
+from pyroscope_bundle.render.chart import (
+    CHART_TYPE,
+    ChartError,
+    expand,
+    find_chart,
+    helm_cache_dirs,
+    render_chart,
+)
 from pyroscope_bundle.render.command import RenderError, render, render_command
+from pyroscope_bundle.render.mocks import RecordedResource
 from pyroscope_bundle.server.helm import helm_values
 
 from tests.harness import PROJECT_DIR
@@ -303,3 +312,55 @@ def test_podmonitor_scrapes_every_chart_component_on_its_http_port(microservices
     assert f"{NAMESPACE}/statefulset-pyroscope-metastore.yaml" in scraped
     assert f"{NAMESPACE}/deployment-pyroscope-distributor.yaml" in scraped
     assert f"{NAMESPACE}/deployment-pyroscope-gateway.yaml" in skipped
+
+
+def test_a_secret_in_the_values_stays_redacted_in_the_chart_objects(chart: Path) -> None:
+    """Values reach Helm as the review shows them: a secret inside is the marker, never the value."""
+    config = load_config({"server": {"backend": "kubernetes", "kubernetes": {"mode": "microservices"}}}, "t")
+    values = helm_values(config, "bucket", region="eu-west-1")
+    values["pyroscope"]["structuredConfig"]["storage"]["s3"]["secret_access_key"] = rpc.wrap_rpc_secret(
+        "s3cr3t-value"
+    )
+    record = RecordedResource(
+        type=CHART_TYPE,
+        name="pyroscope-chart",
+        urn="urn:pulumi:t::p::kubernetes:helm.sh/v4:Chart::pyroscope-chart",
+        parent_urn="",
+        custom=False,
+        remote=True,
+        options={"protect": False},
+        dependency_urns=[],
+        inputs={
+            "chart": CHART_NAME,
+            "version": CHART_VERSION,
+            "name": "pyroscope",
+            "namespace": NAMESPACE,
+            "values": values,
+        },
+    )
+    expansion = expand(record, [], chart)
+    text = json.dumps([child.inputs for child in expansion.children])
+    assert "s3cr3t-value" not in text
+    [config_map] = [c for c in expansion.children if c.name == "pyroscope-chart:pyroscope/pyroscope-config"]
+    assert "secret_access_key: '[secret]'" in config_map.inputs["data"]["config.yaml"]
+
+
+def test_config_changes_never_touch_the_chart_volume_claims(chart: Path, tmp_path: Path) -> None:
+    """volumeClaimTemplates are immutable: a retention or version change that altered them would
+    make the StatefulSet update fail (or force a replacement) instead of rolling the pods."""
+
+    def claims(out: Path, *sets: str) -> dict[str, Any]:
+        render(PROJECT_DIR, "staging", out, [*MICROSERVICES, *sets], chart=chart)
+        objects = objects_in(out)
+        return {
+            name: obj["spec"]["volumeClaimTemplates"]
+            for name, obj in objects.items()
+            if obj["kind"] == "StatefulSet" and obj["spec"].get("volumeClaimTemplates")
+        }
+
+    base = claims(tmp_path / "base")
+    assert set(base) == {
+        f"{NAMESPACE}/statefulset-pyroscope-metastore.yaml",
+        f"{NAMESPACE}/statefulset-pyroscope-segment-writer.yaml",
+    }
+    assert claims(tmp_path / "changed", "server.retention=60d", "server.version=2.2.0") == base
