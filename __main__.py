@@ -2,6 +2,6 @@
 
 from pathlib import Path
 
-from pyroscope_bundle.program import main
+from pyroscope_bundle.program import run
 
-main(Path(__file__).resolve().parent)
+run(Path(__file__).resolve().parent)

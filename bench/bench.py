@@ -59,8 +59,11 @@ def _ensure_importable() -> None:
             sys.path.insert(0, str(path))
 
 
-def run_bench_program(program: str, size: int) -> Any:
-    """Run one program for ``size`` services under mocks, in this process; return the ProgramRun."""
+def run_bench_program(program: str, size: int, *, entry_point: bool = False) -> Any:
+    """Run one program for ``size`` services under mocks, in this process; return the ProgramRun.
+
+    ``entry_point``: run the bundle as ``__main__.py`` does (``program.run``: garbage collector
+    tuned after the imports, a process-wide setting - fresh bench children only)."""
     _ensure_importable()
     from pyroscope_bundle.render.mocks import BundleMocks
     from pyroscope_bundle.render.runner import run_program
@@ -68,11 +71,12 @@ def run_bench_program(program: str, size: int) -> Any:
     from bench.workload import STACK, bundle_config, handwritten_config
 
     if program == "bundle":
-        from pyroscope_bundle.program import main
+        from pyroscope_bundle.program import main, run
 
         config, secret_keys = bundle_config(size)
+        entry = run if entry_point else main
         return run_program(
-            lambda: main(PROJECT_ROOT),
+            lambda: entry(PROJECT_ROOT),
             stack=STACK,
             config=config,
             secret_keys=secret_keys,
@@ -126,7 +130,7 @@ def child(program: str, size: int, profile: Path | None = None) -> dict[str, Any
     else:
         import bench.handwritten  # noqa: F401
     imported = time.perf_counter()
-    run = run_bench_program(program, size)
+    run = run_bench_program(program, size, entry_point=True)
     end, cpu_end = time.perf_counter(), time.process_time()
     if profiler is not None and profile is not None:
         profiler.disable()

@@ -257,10 +257,18 @@ def configure_logging() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; ``argv`` None means a real command-line run (the console script),
+    whose render also tunes the garbage collector (gc_tuning.py) - never an in-process caller."""
     args = build_parser().parse_args(argv)
     configure_logging()
     if args.command == "render":
+        import pyroscope_bundle.program  # noqa: F401 - imported before the collector is tuned
         from pyroscope_bundle.render.command import render_command
+
+        if argv is None:
+            from pyroscope_bundle.gc_tuning import tune_gc
+
+            tune_gc()
 
         project_dir = (args.project_dir or find_checkout() or Path.cwd()).resolve()
         stacks: list[str] = args.stack

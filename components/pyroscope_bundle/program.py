@@ -13,10 +13,19 @@ import pulumi
 from pyroscope_bundle.config import BundleConfig, ConfigError, load_config
 from pyroscope_bundle.config.routing import config_routes
 from pyroscope_bundle.config.source import StackSecrets, read_raw_config
+from pyroscope_bundle.gc_tuning import tune_gc
 from pyroscope_bundle.grafana import deploy_grafana
 from pyroscope_bundle.monitoring import deploy_monitoring
 from pyroscope_bundle.server import deploy_server
 from pyroscope_bundle.wiring import deploy_wiring, resolve_target
+
+
+def run(project_root: Path | None = None) -> None:
+    """The project's entry point (``__main__.py``): tune the garbage collector after the imports,
+    then :func:`main`. Library callers and tests call :func:`main`, which changes no process-wide
+    setting."""
+    tune_gc()
+    main(project_root)
 
 
 def main(project_root: Path | None = None) -> None:
