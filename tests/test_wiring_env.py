@@ -380,3 +380,9 @@ def test_loader_names_the_key_of_a_bad_tag_profile_type_or_ecs_file(tmp_path):
     file.write_text("{not json")
     with pytest.raises(ConfigError, match="is not valid JSON"):
         load([service], tmp_path)
+
+
+def test_one_env_conflict_error_for_both_platforms() -> None:
+    from pyroscope_bundle.wiring import ecs, env, kubernetes
+
+    assert ecs.EnvConflictError is kubernetes.EnvConflictError is env.EnvConflictError

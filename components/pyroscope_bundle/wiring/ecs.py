@@ -29,7 +29,7 @@ from pyroscope_bundle_runtime import contract
 from pyroscope_bundle import constants
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.wiring import agents, ecs_task, engine_props, names
-from pyroscope_bundle.wiring.env import profiler_env
+from pyroscope_bundle.wiring.env import EnvConflictError, profiler_env
 from pyroscope_bundle.wiring.settings import (
     AgentInjection,
     ProfilerSettings,
@@ -43,10 +43,6 @@ Definitions = TypeVar("Definitions", str, list[dict[str, Any]])
 
 if TYPE_CHECKING:
     from pulumi_aws import ecs as aws_ecs
-
-
-class EnvConflictError(ValueError):
-    """A container definition already sets a variable the wiring owns, to something else."""
 
 
 def secret_value_from(secret_arn: str, json_key: str = contract.CREDENTIALS_SECRET_KEY) -> str:

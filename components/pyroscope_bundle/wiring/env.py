@@ -98,3 +98,8 @@ def profiler_env(settings: ProfilerSettings, *, password_from_secret: bool) -> l
     for name, value in _runtime_specific(settings).items():
         variables[name] = EnvVar(name, value)
     return [variables[name] for name in sorted(variables)]
+
+
+class EnvConflictError(ValueError):
+    """A container (Kubernetes) or container definition (ECS) already sets a variable the wiring
+    owns, to something else. One class for both platforms: callers catch one error."""

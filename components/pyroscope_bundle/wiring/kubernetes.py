@@ -28,7 +28,7 @@ from pyroscope_bundle_runtime import contract
 from pyroscope_bundle import constants
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.wiring import agents, engine_props, names
-from pyroscope_bundle.wiring.env import EnvVar, profiler_env
+from pyroscope_bundle.wiring.env import EnvConflictError, EnvVar, profiler_env
 from pyroscope_bundle.wiring.settings import ProfilerSettings, build_settings, credentials_hash
 
 WORKLOAD_TYPES = (
@@ -36,10 +36,6 @@ WORKLOAD_TYPES = (
     "kubernetes:apps/v1:StatefulSet",
     "kubernetes:apps/v1:DaemonSet",
 )
-
-
-class EnvConflictError(ValueError):
-    """A container already sets a variable the wiring owns, to something else."""
 
 
 @dataclass(frozen=True)
