@@ -169,7 +169,7 @@ def test_a_secret_of_the_wrong_type_is_reported_without_its_value():
 
 def test_a_custom_resource_of_a_crd_gets_its_metadata_and_token_checked():
     token = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
-    inputs = {
+    inputs: dict[str, Any] = {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PodMonitor",
         "metadata": {"name": "pyroscope", "namespace": "pyroscope", "labels": {"a": "b"}},
