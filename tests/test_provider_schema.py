@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from pyroscope_bundle.render.command import load_stack_config, run_stack
 from pyroscope_bundle.render.mocks import RecordedResource
 
 from tests.harness import PROJECT_DIR
+from tests.test_chart_render import chart_archive
 
 # Each stack as shipped, and each mode a stack file can switch on.
 MODES: dict[str, tuple[str, list[str]]] = {
@@ -43,7 +45,7 @@ MODES: dict[str, tuple[str, list[str]]] = {
     "staging-existing-secrets-ecs-role": (
         "staging",
         [
-            "target.existingSecrets.kmsKeyArn=arn:aws:kms:eu-west-1:123456789012:key/abc",
+            "target.existingSecrets.kmsKeyArn=arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
             "services[0].kubernetes.networkPolicy=true",
             "services[2].ecs.executionRoleName=payments-exec",
         ],
@@ -60,9 +62,19 @@ MODES: dict[str, tuple[str, list[str]]] = {
 
 
 @cache
+def chart() -> Path | None:
+    """The pinned chart, so that microservices modes check the chart's objects too."""
+    try:
+        return chart_archive()
+    except pytest.skip.Exception:
+        return None
+
+
+@cache
 def registered(mode: str) -> tuple[RecordedResource, ...]:
     stack, sets = MODES[mode]
-    run = run_stack(PROJECT_DIR, stack, load_stack_config(PROJECT_DIR, stack, sets, []))
+    config = load_stack_config(PROJECT_DIR, stack, sets, [])
+    run, _ = run_stack(PROJECT_DIR, stack, config, chart=chart())
     return tuple(run.recording.resources)
 
 
@@ -94,6 +106,18 @@ def test_modes_cover_every_provider_and_the_ecs_and_chart_resources():
         "grafana:oss/dataSource:DataSource",
         "pulumi:providers:grafana",
     } <= tokens
+
+
+def test_the_charts_objects_are_checked_too():
+    if chart() is None:
+        pytest.skip("no pyroscope chart archive in Helm's cache nor in ../shared/charts")
+    workloads = [
+        r.name
+        for r in registered("staging-microservices")
+        if r.type in ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet")
+    ]
+    # The chart's components (distributor, metastore, ...), expanded by the render.
+    assert len(workloads) >= 8, workloads
 
 
 # --- the check can fail ----------------------------------------------------------------------
@@ -150,6 +174,21 @@ def test_a_snake_case_name_and_a_missing_required_input_are_refused():
             "family: required by TaskDefinitionArgs but missing",
         ]
     )
+
+
+def test_kubernetes_quantities_take_numbers_as_the_api_does_but_nothing_else():
+    inputs = one("staging", STATEFULSET)
+    resources = inputs["spec"]["template"]["spec"]["containers"][0]["resources"]
+    resources["requests"]["cpu"] = 0.1
+    assert schema.check_inputs(STATEFULSET, inputs) == []
+    resources["requests"]["cpu"] = True
+    resources["limits"]["memory"] = ["4Gi"]
+    inputs["spec"]["serviceName"] = 1.0
+    assert schema.check_inputs(STATEFULSET, inputs) == [
+        "spec.serviceName: 1.0 is not a string",
+        "spec.template.spec.containers[0].resources.limits.memory: ['4Gi'] is not a quantity",
+        "spec.template.spec.containers[0].resources.requests.cpu: True is not a quantity",
+    ]
 
 
 def test_a_required_nested_input_is_refused():

@@ -88,6 +88,20 @@ Node = Scalar | ArrayOf | MapOf | ObjectOf | OneOf | AnyOf
 
 _SCALARS: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
+# Kubernetes resource quantities the SDK types as strings; the API also takes a bare JSON number
+# for them (kubernetes/apimachinery pkg/api/resource/quantity.go, Quantity.UnmarshalJSON), and
+# charts write `cpu: 0.1`. (input type, wire name) of pulumi_kubernetes.
+KUBERNETES_QUANTITIES = frozenset(
+    {
+        ("ResourceRequirementsArgs", "limits"),
+        ("ResourceRequirementsArgs", "requests"),
+        ("VolumeResourceRequirementsArgs", "limits"),
+        ("VolumeResourceRequirementsArgs", "requests"),
+        ("EmptyDirVolumeSourceArgs", "sizeLimit"),
+        ("PodSpecArgs", "overhead"),
+    }
+)
+
 
 def _is_plumbing(member: Any) -> bool:
     """The Awaitable[T] / Output[T] halves of ``pulumi.Input[T]``, and ``None`` of Optional."""
@@ -139,7 +153,18 @@ def node_of(hint: Any) -> Node:
 @functools.cache
 def fields_of(cls: type) -> dict[str, Node]:
     """Wire name -> schema node of every input of an input type (built once per class)."""
-    return {name: node_of(hint) for name, hint in pulumi_types._raw_return_hints(cls).items()}
+    fields = {name: node_of(hint) for name, hint in pulumi_types._raw_return_hints(cls).items()}
+    if cls.__module__.startswith("pulumi_kubernetes."):
+        for name, node in fields.items():
+            if (cls.__name__, name) in KUBERNETES_QUANTITIES:
+                fields[name] = _as_quantity(node)
+    return fields
+
+
+def _as_quantity(node: Node) -> Node:
+    if isinstance(node, MapOf):
+        return MapOf(_as_quantity(node.value))
+    return Scalar("quantity") if node == Scalar("string") else node
 
 
 @functools.cache
@@ -283,6 +308,8 @@ def _scalar_ok(kind: str, value: Any) -> bool:
         return isinstance(value, bool)
     if kind == "asset":
         return isinstance(value, Asset | Archive)
+    if kind == "quantity":
+        return isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool))
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     # Numbers cross the wire as doubles (protobuf): 4040 arrives as 4040.0.
