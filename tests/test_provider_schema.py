@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pulumi.runtime import rpc
 from pyroscope_bundle.render import provider_schema as schema
 from pyroscope_bundle.render.command import load_stack_config, run_stack
@@ -23,6 +24,14 @@ from pyroscope_bundle.render.mocks import RecordedResource
 
 from tests.harness import PROJECT_DIR
 from tests.test_chart_render import chart_archive
+
+
+def first_service(stack: str, platform: str) -> int:
+    """Index of the stack file's first service on ``platform`` (for ``--set services[i]...``)."""
+    config = yaml.safe_load((PROJECT_DIR / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    services = config["pyroscope:services"]
+    return next(i for i, service in enumerate(services) if service["platform"] == platform)
+
 
 # Each stack as shipped, and each mode a stack file can switch on.
 MODES: dict[str, tuple[str, list[str]]] = {
@@ -46,8 +55,8 @@ MODES: dict[str, tuple[str, list[str]]] = {
         "staging",
         [
             "target.existingSecrets.kmsKeyArn=arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-            "services[0].kubernetes.networkPolicy=true",
-            "services[2].ecs.executionRoleName=payments-exec",
+            f"services[{first_service('staging', 'kubernetes')}].kubernetes.networkPolicy=true",
+            f"services[{first_service('staging', 'ecs')}].ecs.executionRoleName=payments-exec",
         ],
     ),
     "production": ("production", []),
