@@ -331,3 +331,19 @@ def test_java_agent_path_is_configurable_or_left_to_the_image():
     custom = env_of_patch(deployed.one(PATCH, "profiler-custom-jar"))
     assert custom["JAVA_TOOL_OPTIONS"] == "-javaagent:/app/agents/pyroscope.jar"
     assert "JAVA_TOOL_OPTIONS" not in env_of_patch(deployed.one(PATCH, "profiler-image-attaches"))
+
+
+def test_wired_services_take_resource_options():
+    """Another program can parent the grouping component under its own (and protect, alias...)."""
+    import pulumi
+    from pyroscope_bundle.render.runner import run_program
+    from pyroscope_bundle.wiring import WiredServices
+
+    def program() -> None:
+        outer = pulumi.ComponentResource("consumer:index:Profiling", "profiling")
+        WiredServices("shop-services", "kubernetes", opts=pulumi.ResourceOptions(parent=outer))
+
+    run = run_program(program, stack="test", config={}, secret_keys=[])
+    [group] = [r for r in run.recording.resources if r.name == "shop-services"]
+    assert group.type == "pyroscope-bundle:wiring:KubernetesServices"
+    assert group.parent_urn.endswith("consumer:index:Profiling::profiling")

@@ -27,8 +27,8 @@ class WiredServices(pulumi.ComponentResource):
     """Groups the wiring of every service on one platform, so ``pulumi preview`` shows it in one
     place without a component per service (which would cost a third more registrations)."""
 
-    def __init__(self, name: str, platform: str) -> None:
-        super().__init__(f"pyroscope-bundle:wiring:{platform.capitalize()}Services", name, None)
+    def __init__(self, name: str, platform: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(f"pyroscope-bundle:wiring:{platform.capitalize()}Services", name, None, opts)
         self.register_outputs({})
 
 
