@@ -25,10 +25,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import bcrypt
 from pyroscope_bundle import constants
-from pyroscope_bundle.gateway.credentials import htpasswd_lines
+from pyroscope_bundle.gateway.credentials import htpasswd_hash, htpasswd_lines
 from pyroscope_bundle.gateway.nginx import NginxSettings, render_nginx_conf
+from pyroscope_bundle.gateway.routes import Component
 
 NGINX_PACKAGE = "nginx"
 UNPRIVILEGED_USER = "nobody"
@@ -155,7 +155,13 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             if self.path == constants.PYROSCOPE_READY_PATH:
                 self._answer(200, b"ready\n", "text/plain")
             else:
-                self._answer(404, b"not found\n", "text/plain")
+                self._answer(200, b"upstream reached\n", "text/plain")
+
+        def _other(self) -> None:
+            self._record()
+            self._answer(200, b"upstream reached\n", "text/plain")
+
+        do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _other  # noqa: N815 - BaseHTTPRequestHandler names
 
         def do_POST(self) -> None:
             record = self._record()
@@ -171,7 +177,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 )
                 self._answer(200, json.dumps({"names": names} if names else {}).encode(), "application/json")
             else:
-                self._answer(404, b"not found\n", "text/plain")
+                self._answer(200, b"upstream reached\n", "text/plain")
 
     return Handler
 
@@ -234,9 +240,25 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], deadline_s: float
     raise RuntimeError(f"nginx did not listen on {port} within {deadline_s}s")
 
 
-def bcrypt_like_pulumi_random(password: str) -> str:
-    """What pulumi-random's ``bcrypt_hash`` holds: Go's bcrypt, ``$2a$`` at cost 10."""
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10, prefix=b"2a")).decode()
+# The per-stack salt key of a test gateway (a RandomPassword in a real stack).
+TEST_SALT_KEY = "test-salt-key-0123456789"
+
+
+def nginx_version(nginx: str) -> str:
+    """The installed nginx's version (``nginx -v`` prints ``nginx version: nginx/1.22.1``)."""
+    result = subprocess.run([nginx, "-v"], capture_output=True, text=True, check=False)
+    match = re.search(r"nginx/([0-9]+\.[0-9]+\.[0-9]+)", result.stderr + result.stdout)
+    if match is None:
+        raise RuntimeError(f"cannot read the nginx version: {result.stderr!r}")
+    return match.group(1)
+
+
+def write_htpasswd(path: Path, role: str, passwords: Mapping[str, str]) -> None:
+    """The htpasswd file of one role, hashed exactly as the stack hashes generated passwords."""
+    hashes = {
+        user: htpasswd_hash(role, user, pw, TEST_SALT_KEY, generated=True) for user, pw in passwords.items()
+    }
+    path.write_text(htpasswd_lines(hashes))
 
 
 @dataclass
@@ -246,6 +268,8 @@ class Gateway:
     config: str
     process: subprocess.Popen[bytes]
     unprivileged: bool
+    # host:port of the OTLP gRPC (HTTP/2) listener, when started with one.
+    grpc_address: str | None = None
 
     def access_log(self) -> list[dict[str, str]]:
         """Parsed access log lines: user, method, uri, status."""
@@ -263,25 +287,47 @@ class Gateway:
 
 @contextlib.contextmanager
 def running_gateway(
-    nginx: str, upstream: str, passwords: Mapping[str, str], *, multitenancy: bool
+    nginx: str,
+    upstream: str,
+    passwords: Mapping[str, str],
+    *,
+    multitenancy: bool,
+    query_passwords: Mapping[str, str] | None = None,
+    admin_password: str | None = None,
+    component_upstreams: Mapping[Component, str] | None = None,
+    grpc: bool = False,
+    worker_processes: int = 1,
+    auth: bool = True,
 ) -> Iterator[Gateway]:
-    """nginx with the generated config, as an unprivileged user when the tests run as root."""
+    """nginx with the generated config, as an unprivileged user when the tests run as root.
+
+    ``passwords``: push credentials; ``query_passwords``: read-only ones (default: none, so a
+    push password never opens a query route); ``admin_password``: the operator credential.
+    """
     directory = Path(tempfile.mkdtemp(prefix="pyroscope-gateway-"))
     directory.chmod(0o755)
     port = free_port()
-    (directory / "htpasswd").write_text(
-        htpasswd_lines({user: bcrypt_like_pulumi_random(password) for user, password in passwords.items()})
-    )
+    grpc_port = free_port() if grpc else None
+    write_htpasswd(directory / "push", "push", passwords)
+    write_htpasswd(directory / "query", "query", query_passwords or {})
+    write_htpasswd(directory / "admin", "admin", {"admin": admin_password} if admin_password else {})
     settings = NginxSettings(
         upstream=upstream,
-        htpasswd_path=str(directory / "htpasswd"),
+        component_upstreams=dict(component_upstreams or {}),
+        htpasswd_dir=str(directory),
         listen=f"127.0.0.1:{port}",
+        grpc_listen=f"127.0.0.1:{grpc_port}" if grpc_port else None,
         multitenancy=multitenancy,
+        admin=admin_password is not None,
         tmp_dir=str(directory),
         access_log=str(directory / "access.log"),
-        worker_processes=1,
+        worker_processes=worker_processes,
+        nginx_version=nginx_version(nginx),
     )
     config = render_nginx_conf(settings)
+    if not auth:
+        # The benchmark's baseline: the same config with basic auth switched off.
+        config = re.sub(r'auth_basic "[^"]*";', "auth_basic off;", config)
     (directory / "nginx.conf").write_text(config)
     run_as: dict[str, Any] = {}
     unprivileged = os.geteuid() != 0
@@ -304,7 +350,14 @@ def running_gateway(
             wait_for_port(port, process)
         except RuntimeError as error:
             raise RuntimeError(f"{error}: {(directory / 'stderr.log').read_text()}") from None
-        yield Gateway(f"http://127.0.0.1:{port}", directory, config, process, unprivileged)
+        yield Gateway(
+            f"http://127.0.0.1:{port}",
+            directory,
+            config,
+            process,
+            unprivileged,
+            f"127.0.0.1:{grpc_port}" if grpc_port else None,
+        )
     finally:
         process.terminate()
         try:

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 from pyroscope_bundle import constants
+from pyroscope_bundle.gateway.credentials import htpasswd_hash
 from pyroscope_bundle.grafana.docker import PROVISIONING_FILE, password_file
 from pyroscope_bundle.grafana.kubernetes import SECRET_DATA_KEY
 from pyroscope_bundle.render.command import render
@@ -46,8 +47,16 @@ def generated_password(user: str) -> str:
     return placeholder("password", f"{CREDENTIALS}-{user}")
 
 
-def generated_hash(user: str) -> str:
-    return "$2a$10$" + placeholder("bcrypt", f"{CREDENTIALS}-{user}")
+def generated_query_password(user: str) -> str:
+    """Grafana's read-only password of that user (a separate RandomPassword)."""
+    return placeholder("password", f"{CREDENTIALS}-{user}.query")
+
+
+def generated_hash(user: str, role: str = "push") -> str:
+    """The {SSHA} entry the gateway gets: salted with the stack's salt key (gateway/credentials.py)."""
+    password = generated_password(user) if role == "push" else generated_query_password(user)
+    key = placeholder("password", f"{CREDENTIALS}-salt-key")
+    return htpasswd_hash(role, user, password, key, generated=True)
 
 
 def secret_value(value: Any) -> Any:
@@ -80,8 +89,8 @@ def sidecar_datasources(deployed: Deployed) -> list[dict[str, Any]]:
     return datasources
 
 
-def htpasswd(deployed: Deployed) -> str:
-    return string_data(k8s_secret(deployed, "pyroscope", "pyroscope-gateway-htpasswd"))["htpasswd"]
+def htpasswd(deployed: Deployed, role: str = "push") -> str:
+    return string_data(k8s_secret(deployed, "pyroscope", "pyroscope-gateway-htpasswd"))[role]
 
 
 def service_passwords(deployed: Deployed) -> list[str]:
@@ -139,15 +148,20 @@ def multi_tenant() -> Deployed:
 
 def test_one_generated_password_reaches_gateway_grafana_and_every_service(single_user: Deployed) -> None:
     user = constants.GATEWAY_SINGLE_USER
-    assert [r.name for r in single_user.of_type(RANDOM_PASSWORD)] == [f"{CREDENTIALS}-{user}"]
+    assert sorted(r.name for r in single_user.of_type(RANDOM_PASSWORD)) == [
+        f"{CREDENTIALS}-{user}",
+        f"{CREDENTIALS}-{user}.query",
+        f"{CREDENTIALS}-salt-key",
+    ]
     password = generated_password(user)
-    # Gateway: the bcrypt hash of that same RandomPassword.
+    # Gateway: the salted hash of that same RandomPassword (push), and of Grafana's (query).
     assert htpasswd(single_user) == f"{user}:{generated_hash(user)}\n"
+    assert htpasswd(single_user, "query") == f"{user}:{generated_hash(user, 'query')}\n"
     # Grafana: through the gateway, as the gateway user, with the password in secureJsonData.
     [datasource] = sidecar_datasources(single_user)
     assert datasource["url"] == GATEWAY_K8S_URL
     assert (datasource["basicAuth"], datasource["basicAuthUser"]) == (True, user)
-    assert datasource["secureJsonData"] == {"basicAuthPassword": password}
+    assert datasource["secureJsonData"] == {"basicAuthPassword": generated_query_password(user)}
     # Every wired service.
     assert set(service_passwords(single_user)) == {password}
     assert_never_plain(single_user, password, generated_hash(user))
@@ -187,7 +201,7 @@ def test_multi_tenant_one_datasource_per_tenant_with_that_tenants_credentials(mu
     ]
     for datasource, tenant in zip(datasources, TENANTS, strict=True):
         assert datasource["url"] == GATEWAY_K8S_URL
-        assert datasource["secureJsonData"] == {"basicAuthPassword": generated_password(tenant)}
+        assert datasource["secureJsonData"] == {"basicAuthPassword": generated_query_password(tenant)}
         # The gateway sets X-Scope-OrgID from the user: no tenant header from Grafana.
         assert "httpHeaderName1" not in datasource["jsonData"]
     assert htpasswd(multi_tenant) == "".join(f"{t}:{generated_hash(t)}\n" for t in TENANTS)
@@ -250,7 +264,7 @@ def test_api_datasources_authenticate_at_the_gateway() -> None:
         headers = resource.raw_inputs.get("httpHeaders")
         assert not (rpc.unwrap_rpc_secret(headers) if rpc.is_rpc_secret(headers) else headers)
         secure = json.loads(secret_value(resource.raw_inputs["secureJsonDataEncoded"]))
-        assert secure == {"basicAuthPassword": generated_password(tenant)}
+        assert secure == {"basicAuthPassword": generated_query_password(tenant)}
     assert_never_plain(deployed, *map(generated_password, TENANTS))
 
 
@@ -267,7 +281,8 @@ def uploads(container: Registered) -> dict[str, Any]:
 def test_docker_grafana_authenticates_at_the_gateway_with_a_file_reference() -> None:
     deployed = deploy_with({"server": DOCKER_GATEWAY, "grafana": {"mode": "docker"}})
     user = constants.GATEWAY_SINGLE_USER
-    password = generated_password(user)
+    # Grafana gets the read-only credential, never the push one.
+    password = generated_query_password(user)
     grafana = deployed.one(CONTAINER, "grafana")
     files = uploads(grafana)
     provisioning = files[PROVISIONING_FILE]["content"]
@@ -282,20 +297,26 @@ def test_docker_grafana_authenticates_at_the_gateway_with_a_file_reference() -> 
     upload = files[password_file(user)]
     assert secret_value(upload["content"]) == password
     assert (upload["owner"], upload["permissions"]) == (str(constants.GRAFANA_UID), "0400")
-    # The gateway checks the bcrypt hash of that same password.
+    # The gateway checks the salted hash of that same password in its query file.
     gateway = uploads(deployed.one(CONTAINER, "pyroscope-gateway"))
-    htpasswd_file = f"{constants.GATEWAY_HTPASSWD_DIR}/htpasswd"
-    assert secret_value(gateway[htpasswd_file]["content"]) == f"{user}:{generated_hash(user)}\n"
-    assert_never_plain(deployed, password, generated_hash(user))
+    htpasswd_file = f"{constants.GATEWAY_HTPASSWD_DIR}/query"
+    assert secret_value(gateway[htpasswd_file]["content"]) == f"{user}:{generated_hash(user, 'query')}\n"
+    assert_never_plain(deployed, password, generated_hash(user, "query"), generated_password(user))
 
 
 def test_docker_grafana_reaches_the_gateway_on_the_bridge_network() -> None:
     deployed = deploy_with({"server": DOCKER_GATEWAY, "grafana": {"mode": "docker"}})
     [grafana_net] = deployed.one(CONTAINER, "grafana").inputs["networksAdvanced"]
-    [gateway_net] = deployed.one(CONTAINER, "pyroscope-gateway").inputs["networksAdvanced"]
+    gateway_net, internal = deployed.one(CONTAINER, "pyroscope-gateway").inputs["networksAdvanced"]
     assert grafana_net["name"] == gateway_net["name"]
     assert "pyroscope-gateway" in gateway_net["aliases"]
-    assert not deployed.one(CONTAINER, "pyroscope").inputs.get("ports")
+    pyroscope = deployed.one(CONTAINER, "pyroscope").inputs
+    assert not pyroscope.get("ports")
+    # Pyroscope only on the internal network, which only the gateway shares (not Grafana).
+    [pyroscope_net] = pyroscope["networksAdvanced"]
+    assert pyroscope_net["name"] == internal["name"] != grafana_net["name"]
+    [network] = [n for n in deployed.of_type("docker:index/network:Network") if n.inputs.get("internal")]
+    assert network.inputs["name"] == internal["name"]
 
 
 def test_docker_multi_tenant_one_datasource_and_one_password_file_per_tenant() -> None:
@@ -313,7 +334,7 @@ def test_docker_multi_tenant_one_datasource_and_one_password_file_per_tenant() -
         assert "httpHeaderName1" not in datasource["jsonData"]
         reference = datasource["secureJsonData"]["basicAuthPassword"]
         assert reference == f"$__file{{{password_file(tenant)}}}"
-        assert secret_value(files[password_file(tenant)]["content"]) == generated_password(tenant)
+        assert secret_value(files[password_file(tenant)]["content"]) == generated_query_password(tenant)
 
 
 def test_docker_without_the_gateway_grafana_queries_pyroscope_without_credentials() -> None:

@@ -290,7 +290,10 @@ def test_gateway_container_is_named_per_stack_and_rotates_its_logs():
     gateway = deployed.one(CONTAINER, "pyroscope-gateway").inputs
     assert gateway["name"] == "profiling-gateway"
     # Its alias (what Grafana's datasource URL names) does not change.
-    assert gateway["networksAdvanced"] == [{"aliases": ["pyroscope-gateway"], "name": "profiling"}]
+    assert gateway["networksAdvanced"] == [
+        {"aliases": ["pyroscope-gateway"], "name": "profiling"},
+        {"name": "profiling-internal"},
+    ]
     assert gateway["logDriver"] == docker_options.LOG_DRIVER
     assert gateway["logOpts"] == docker_options.LOG_OPTIONS
     labels = {label["label"]: label["value"] for label in gateway["labels"]}

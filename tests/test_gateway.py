@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from typing import Any
 
@@ -19,9 +21,11 @@ from pyroscope_bundle.gateway import (
     htpasswd_lines,
     render_nginx_conf,
 )
-from pyroscope_bundle.gateway.credentials import stable_bcrypt
+from pyroscope_bundle.gateway.common import gateway_settings
+from pyroscope_bundle.gateway.credentials import htpasswd_hash, stable_bcrypt
 from pyroscope_bundle.gateway.docker import docker_gateway_container_args
 from pyroscope_bundle.gateway.kubernetes import CONFIG_CHECKSUM_ANNOTATION, gateway_deployment_spec
+from pyroscope_bundle.gateway.routes import COMPONENTS, ROUTES
 from pyroscope_bundle.render.mocks import placeholder
 from pyroscope_bundle.render.runner import run_program
 
@@ -43,18 +47,45 @@ def test_multitenant_config_sets_tenant_from_authenticated_user_on_every_authent
     conf = render_nginx_conf(NginxSettings(upstream="pyroscope:4040", multitenancy=True))
     blocks = locations(conf)
     authenticated = {match: body for match, body in blocks.items() if "auth_basic_user_file" in body}
-    assert set(authenticated) == {f"= {p}" for p in constants.PYROSCOPE_PUSH_PATHS} | {"/"}
-    for body in authenticated.values():
-        assert f"proxy_set_header {constants.TENANT_HEADER} $remote_user;" in body
-        assert 'proxy_set_header Authorization "";' in body
+    expected = {f"^~ {r.path}" if r.prefix else f"= {r.path}" for r in ROUTES}
+    assert set(authenticated) == expected
+    for match, body in authenticated.items():
+        assert f"{constants.TENANT_HEADER} $remote_user;" in body, match
+        assert '_set_header Authorization "";' in body
         assert "auth_basic off" not in body
+    # Not allow-listed: refused for everyone, no credential checked.
+    assert blocks["/"].strip() == "return 403;"
+
+
+def test_each_role_checks_its_own_htpasswd_file() -> None:
+    conf = render_nginx_conf(NginxSettings(upstream="pyroscope:4040", admin=True))
+    # The HTTP server block (the gRPC one has its own catch-all).
+    blocks = locations(conf)
+    for route in ROUTES:
+        match = f"^~ {route.path}" if route.prefix else f"= {route.path}"
+        assert f"auth_basic_user_file {constants.GATEWAY_HTPASSWD_DIR}/{route.role};" in blocks[match]
+        assert f"limit_except {' '.join(route.methods)} {{ deny all; }}" in blocks[match]
+    # The HTTP server block's catch-all (the gRPC one has its own "return 403").
+    catch_all = locations(conf.split("    server {")[1])["/"]
+    assert f"auth_basic_user_file {constants.GATEWAY_HTPASSWD_DIR}/admin;" in catch_all
+    # The operator chooses the tenant; nobody else does.
+    assert f"proxy_set_header {constants.TENANT_HEADER} $http_x_scope_orgid;" in catch_all
 
 
 def test_single_tenant_config_strips_any_client_tenant_header() -> None:
     conf = render_nginx_conf(NginxSettings(upstream="pyroscope:4040", multitenancy=False))
     assert "$remote_user;" not in conf.replace("$remote_user [", "")
-    for body in locations(conf).values():
-        assert f'proxy_set_header {constants.TENANT_HEADER} "";' in body
+    for match, body in locations(conf).items():
+        if match != "/":
+            assert f'_set_header {constants.TENANT_HEADER} "";' in body
+
+
+def test_http2_syntax_follows_the_nginx_version() -> None:
+    old = render_nginx_conf(NginxSettings(upstream="pyroscope:4040", nginx_version="1.22.1"))
+    new = render_nginx_conf(NginxSettings(upstream="pyroscope:4040", nginx_version="1.30.5"))
+    assert f"listen {constants.GATEWAY_GRPC_PORT} http2;" in old and "http2 on;" not in old
+    assert f"listen {constants.GATEWAY_GRPC_PORT};" in new and "http2 on;" in new
+    assert "grpc_pass grpc://pyroscope;" in new
 
 
 def test_ready_is_open_for_probes_but_get_only_and_never_carries_a_tenant() -> None:
@@ -87,27 +118,29 @@ def test_resolver_variant_re_resolves_the_upstream_per_request() -> None:
     conf = render_nginx_conf(NginxSettings(upstream="pyroscope:4040", resolver="127.0.0.11"))
     assert "resolver 127.0.0.11 valid=10s ipv6=off;" in conf
     assert "upstream pyroscope" not in conf
-    assert "set $pyroscope_upstream http://pyroscope:4040;" in conf
-    assert set(re.findall(r"proxy_pass (\S+);", conf)) == {"$pyroscope_upstream"}
+    assert "set $pyroscope pyroscope:4040;" in conf
+    assert set(re.findall(r"proxy_pass (\S+);", conf)) == {"http://$pyroscope"}
+    assert set(re.findall(r"grpc_pass (\S+);", conf)) == {"grpc://$pyroscope"}
 
 
 @pytest.mark.parametrize("resolver", [None, "127.0.0.11"])
-def test_pushes_can_go_to_a_separate_distributor(resolver: str | None) -> None:
-    """Microservices: pushes to the distributor, queries and /ready to the query-frontend."""
+def test_microservices_route_each_api_to_its_component(resolver: str | None) -> None:
+    """As the chart's own Ingress: pushes (OTLP too) to the distributor, settings to
+    tenant-settings, ad-hoc profiles to ad-hoc-profiles, queries and /ready to the query-frontend."""
     settings = NginxSettings(
         upstream="pyroscope-query-frontend:4040",
-        push_upstream="pyroscope-distributor:4040",
+        component_upstreams={c: f"pyroscope-{c}:4040" for c in COMPONENTS},
         resolver=resolver,
     )
     conf = render_nginx_conf(settings)
-    blocks = dict(re.findall(r"location (= \S+|/) \{(.*?)\n\s*\}", conf, flags=re.S))
-    push_target = "$pyroscope_push_upstream" if resolver else "http://pyroscope_push"
-    query_target = "$pyroscope_upstream" if resolver else "http://pyroscope"
-    for path in constants.PYROSCOPE_PUSH_PATHS:
-        assert f"proxy_pass {push_target};" in blocks[f"= {path}"]
-    assert f"proxy_pass {query_target};" in blocks["/"]
-    assert f"proxy_pass {query_target};" in blocks[f"= {constants.PYROSCOPE_READY_PATH}"]
-    assert "pyroscope-distributor:4040" in conf and "pyroscope-query-frontend:4040" in conf
+    blocks = locations(conf)
+    for route in ROUTES:
+        match = f"^~ {route.path}" if route.prefix else f"= {route.path}"
+        name = "pyroscope_" + route.component.replace("-", "_")
+        target = f"${name}" if resolver else name
+        assert re.search(rf"(proxy|grpc)_pass (http|grpc)://{re.escape(target)};", blocks[match]), match
+    for component in COMPONENTS:
+        assert f"pyroscope-{component}:4040" in conf
 
 
 @pytest.mark.parametrize(
@@ -115,7 +148,8 @@ def test_pushes_can_go_to_a_separate_distributor(resolver: str | None) -> None:
     [
         ("upstream", "pyroscope:4040; }"),
         ("upstream", "pyroscope"),
-        ("htpasswd_path", "/etc/x htpasswd"),
+        ("htpasswd_dir", "/etc/x htpasswd"),
+        ("nginx_version", "1.22"),
         ("listen", "0.0.0.0:80 ssl"),
         ("max_body_size", "16m;"),
     ],
@@ -131,16 +165,34 @@ def test_values_that_would_break_out_of_a_directive_are_refused(field: str, valu
 
 def test_users_are_the_tenants_with_multitenancy_and_one_fixed_user_without() -> None:
     multi = load_config({"server": {"multitenancy": True, "tenants": ["team-a", "team-b"]}}, "staging")
-    assert gateway_users(multi) == ["team-a", "team-b"]
-    assert gateway_users(load_config({}, "staging")) == [constants.GATEWAY_SINGLE_USER]
+    assert gateway_users(multi.server.multitenancy, multi.server.tenants) == ["team-a", "team-b"]
+    single = load_config({}, "staging")
+    assert gateway_users(single.server.multitenancy, single.server.tenants) == [constants.GATEWAY_SINGLE_USER]
 
 
 def test_htpasswd_is_sorted_and_refuses_plaintext_or_bad_user_names() -> None:
     assert htpasswd_lines({"b": "$2a$10$x", "a": "$2a$10$y"}) == "a:$2a$10$y\nb:$2a$10$x\n"
+    assert htpasswd_lines({"a": "{SSHA}abc="}) == "a:{SSHA}abc=\n"
     with pytest.raises(ValueError, match="bcrypt hash"):
         htpasswd_lines({"a": "plaintext-password"})
     with pytest.raises(ValueError, match="no ':'"):
         htpasswd_lines({"a:b": "$2a$10$x"})
+
+
+def test_generated_passwords_get_a_fast_salted_hash_stable_per_stack_key() -> None:
+    password = "p" * 32
+    first = htpasswd_hash("push", "team-a", password, "key-1", generated=True)
+    assert first == htpasswd_hash("push", "team-a", password, "key-1", generated=True)  # no churn
+    raw = base64.b64decode(first.removeprefix("{SSHA}"))
+    digest, salt = raw[:20], raw[20:]
+    assert len(salt) == 16
+    assert hashlib.sha1(password.encode() + salt).digest() == digest  # noqa: S324 - what nginx verifies
+    # Another stack, role or user: another salt.
+    assert htpasswd_hash("push", "team-a", password, "key-2", generated=True) != first
+    assert htpasswd_hash("query", "team-a", password, "key-1", generated=True) != first
+    assert htpasswd_hash("push", "team-b", password, "key-1", generated=True) != first
+    # A short given password keeps the slow hash.
+    assert htpasswd_hash("push", "team-a", "short", "key-1", generated=False).startswith("$2a$10$")
 
 
 def test_given_password_hash_is_stable_verifiable_and_changes_on_rotation() -> None:
@@ -159,7 +211,7 @@ def test_given_password_hash_is_stable_verifiable_and_changes_on_rotation() -> N
 def test_kubernetes_pod_is_locked_down_like_pyroscope() -> None:
     config = load_config({"server": {"backend": "kubernetes"}}, "staging")
     spec = gateway_deployment_spec(
-        config, "pyroscope-gateway", config_map="cm", secret="secret", nginx_conf="conf"
+        gateway_settings(config), "pyroscope-gateway", config_map="cm", secret="secret", nginx_conf="conf"
     )
     pod = spec["template"]["spec"]
     container = pod["containers"][0]
@@ -181,10 +233,10 @@ def test_kubernetes_pod_is_locked_down_like_pyroscope() -> None:
 
 
 def test_config_change_rolls_the_pods_and_nothing_else_does() -> None:
-    config = load_config({"server": {"backend": "kubernetes"}}, "staging")
+    settings = gateway_settings(load_config({"server": {"backend": "kubernetes"}}, "staging"))
 
     def checksum(conf: str) -> str:
-        spec = gateway_deployment_spec(config, "g", config_map="cm", secret="s", nginx_conf=conf)
+        spec = gateway_deployment_spec(settings, "g", config_map="cm", secret="s", nginx_conf=conf)
         return str(spec["template"]["metadata"]["annotations"][CONFIG_CHECKSUM_ANNOTATION])
 
     assert checksum("a") == checksum("a")
@@ -193,7 +245,7 @@ def test_config_change_rolls_the_pods_and_nothing_else_does() -> None:
 
 def test_docker_gateway_is_published_where_pyroscope_would_have_been() -> None:
     config = load_config({"server": {"docker": {"publishAddress": "127.0.0.1", "hostPort": 4141}}}, "local")
-    args = docker_gateway_container_args(config)
+    args = docker_gateway_container_args(gateway_settings(config))
     assert args["ports"] == [{"internal": constants.GATEWAY_PORT, "external": 4141, "ip": "127.0.0.1"}]
     assert args["user"] == f"{constants.GATEWAY_UID}:{constants.GATEWAY_UID}"
     assert args["capabilities"] == {"drops": ["ALL"]}
@@ -204,16 +256,19 @@ def test_docker_gateway_is_published_where_pyroscope_would_have_been() -> None:
 
 def _deploy(backend: str, raw: dict[str, Any]) -> Deployed:
     def program() -> None:
-        config = load_config({"server": {"backend": backend, **raw}}, "staging")
-        credentials = GatewayCredentials("pyroscope-gateway-credentials", gateway_users(config))
+        settings = gateway_settings(load_config({"server": {"backend": backend, **raw}}, "staging"))
+        credentials = GatewayCredentials(
+            "pyroscope-gateway-credentials", settings.users, admin=settings.admin
+        )
         if backend == "kubernetes":
-            gateway = deploy_kubernetes_gateway(config, "pyroscope", "pyroscope:4040", credentials)
+            gateway = deploy_kubernetes_gateway(settings, "pyroscope", "pyroscope:4040", credentials)
         else:
-            gateway = deploy_docker_gateway(config, "pyroscope:4040", "pyroscope", credentials)
+            gateway = deploy_docker_gateway(settings, "pyroscope:4040", "pyroscope", credentials)
         for user, endpoint in gateway.endpoints().items():
             pulumi.export(f"url-{user}", endpoint.url)
             pulumi.export(f"password-{user}", endpoint.basic_auth_password)
             pulumi.export(f"tenant-{user}", endpoint.tenant_id)
+            pulumi.export(f"query-password-{user}", gateway.query_endpoint(user).basic_auth_password)
         pulumi.export("podLabels", gateway.pod_labels)
 
     return Deployed(run_program(program, stack="staging", config={}, secret_keys=[]))
@@ -223,13 +278,21 @@ def test_one_random_password_per_tenant_reaches_the_endpoints_as_a_secret() -> N
     deployed = _deploy("kubernetes", {"multitenancy": True, "tenants": ["team-a", "team-b"]})
     passwords = deployed.of_type("random:index/randomPassword:RandomPassword")
     assert sorted(p.name for p in passwords) == [
+        "pyroscope-gateway-credentials-salt-key",
         "pyroscope-gateway-credentials-team-a",
+        "pyroscope-gateway-credentials-team-a.query",
         "pyroscope-gateway-credentials-team-b",
+        "pyroscope-gateway-credentials-team-b.query",
     ]
-    assert all(p.inputs["special"] is False and p.inputs["length"] == 32 for p in passwords)
+    users = [p for p in passwords if not p.name.endswith("salt-key")]
+    assert all(p.inputs["special"] is False and p.inputs["length"] == 32 for p in users)
     outputs, secret = deployed.run.outputs, deployed.run.secret_outputs
     assert outputs["password-team-a"] == placeholder("password", "pyroscope-gateway-credentials-team-a")
-    assert {"password-team-a", "password-team-b"} <= secret
+    assert {"password-team-a", "password-team-b", "query-password-team-a"} <= secret
+    # Grafana's read-only password is not the push password.
+    assert outputs["query-password-team-a"] == placeholder(
+        "password", "pyroscope-gateway-credentials-team-a.query"
+    )
     assert outputs["tenant-team-b"] == "team-b"
     assert outputs["url-team-a"] == "http://pyroscope-gateway.pyroscope.svc.cluster.local:4040"
 
@@ -241,7 +304,8 @@ def test_kubernetes_htpasswd_lives_only_in_a_secret_and_the_configmap_holds_no_c
     assert secret.is_secret("stringData")
     config_map = deployed.one("kubernetes:core/v1:ConfigMap")
     conf = config_map.inputs["data"]["nginx.conf"]
-    assert "$2a$" not in conf and "mock-bcrypt" not in conf and "mock-password" not in conf
+    assert set(secret.raw_inputs["stringData"]["value"]) == {"push", "query"}
+    assert "{SSHA}" not in conf and "mock-bcrypt" not in conf and "mock-password" not in conf
     assert "proxy_set_header X-Scope-OrgID $remote_user;" in conf
     deployment = deployed.one("kubernetes:apps/v1:Deployment")
     assert deployment.inputs["metadata"]["name"] == "pyroscope-gateway"
@@ -259,10 +323,17 @@ def test_docker_htpasswd_upload_is_secret_and_the_config_upload_is_plain() -> No
     container = deployed.one("docker:index/container:Container")
     files = [upload["file"] for upload in container.raw_inputs["uploads"]]
     conf = files.index(f"{constants.GATEWAY_CONFIG_DIR}/nginx.conf")
-    htpasswd = files.index(f"{constants.GATEWAY_HTPASSWD_DIR}/htpasswd")
+    htpasswd = files.index(f"{constants.GATEWAY_HTPASSWD_DIR}/push")
+    assert f"{constants.GATEWAY_HTPASSWD_DIR}/query" in files
     assert container.is_secret("uploads", htpasswd, "content")
     assert not container.is_secret("uploads", conf, "content")
-    expected_hash = "$2a$10$" + placeholder("bcrypt", "pyroscope-gateway-credentials-pyroscope")
+    expected_hash = htpasswd_hash(
+        "push",
+        "pyroscope",
+        placeholder("password", "pyroscope-gateway-credentials-pyroscope"),
+        placeholder("password", "pyroscope-gateway-credentials-salt-key"),
+        generated=True,
+    )
     secret_content = container.raw_inputs["uploads"][htpasswd]["content"]["value"]
     assert secret_content == f"pyroscope:{expected_hash}\n"
     assert "resolver 127.0.0.11" in container.inputs["uploads"][conf]["content"]

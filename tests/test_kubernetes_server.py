@@ -163,7 +163,10 @@ def test_staging_network_policies_put_the_gateway_in_front_of_pyroscope(staging:
     gateway = policy_spec(staging, "pyroscope-gateway")
     assert gateway["podSelector"]["matchLabels"] == GATEWAY_PODS
     [rule] = gateway["ingress"]
-    assert rule["ports"] == [{"protocol": "TCP", "port": constants.GATEWAY_PORT}]
+    assert rule["ports"] == [
+        {"protocol": "TCP", "port": constants.GATEWAY_PORT},
+        {"protocol": "TCP", "port": constants.GATEWAY_GRPC_PORT},
+    ]
     # ...and the probe's pods (monitoring on), not the rest of Pyroscope's namespace.
     assert admitted(rule) == [
         ("ingress-nginx", {}),

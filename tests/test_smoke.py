@@ -33,6 +33,7 @@ from tests.gateway_stack import (
 )
 
 PASSWORD = "smoke-password"
+QUERY_PASSWORD = "smoke-read-only-password-0123456789"
 
 
 def test_push_request_carries_sorted_labels_and_a_pprof_profile() -> None:
@@ -97,15 +98,35 @@ def stack() -> Iterator[tuple[Gateway, Receiver]]:
         pytest.skip(why)
     with (
         running_receiver() as receiver,
-        running_gateway(nginx, receiver.address, {"team-a": PASSWORD}, multitenancy=True) as gateway,
+        running_gateway(
+            nginx,
+            receiver.address,
+            {"team-a": PASSWORD},
+            multitenancy=True,
+            query_passwords={"team-a": QUERY_PASSWORD},
+        ) as gateway,
     ):
         yield gateway, receiver
 
 
 def smoke(gateway: Gateway, monkeypatch: pytest.MonkeyPatch, password: str, *extra: str) -> int:
+    """smoke with the push password and the gateway's read-only one for the read-back."""
     monkeypatch.setenv("SMOKE_PASSWORD", password)
-    argv = ["smoke", "--url", gateway.url, "--user", "team-a", "--password-env", "SMOKE_PASSWORD", *extra]
-    return main(argv)
+    monkeypatch.setenv("SMOKE_QUERY_PASSWORD", QUERY_PASSWORD)
+    argv = ["smoke", "--url", gateway.url, "--user", "team-a", "--password-env", "SMOKE_PASSWORD"]
+    return main([*argv, "--query-password-env", "SMOKE_QUERY_PASSWORD", *extra])
+
+
+@pytest.mark.slow
+def test_smoke_read_back_with_the_push_password_is_refused_by_the_gateway(
+    stack: tuple[Gateway, Receiver], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A push credential cannot read profiles: without the read-only password the query fails."""
+    gateway, _ = stack
+    monkeypatch.setenv("SMOKE_PASSWORD", PASSWORD)
+    argv = ["smoke", "--url", gateway.url, "--user", "team-a", "--password-env", "SMOKE_PASSWORD"]
+    assert main(argv) == 1
+    assert "query: authentication failed (HTTP 401)" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -224,6 +224,14 @@ def _add_smoke_command(commands: argparse._SubParsersAction[Any]) -> None:
         help="Name of the environment variable holding the password (never pass the password itself).",
     )
     smoke.add_argument(
+        "--query-password-env",
+        metavar="VAR",
+        help=(
+            "Environment variable holding the gateway's read-only password for the read-back "
+            "(stack output gatewayQueryPassword); default: the --password-env one."
+        ),
+    )
+    smoke.add_argument(
         "--tenant", help="X-Scope-OrgID to send (servers without a gateway; the gateway sets its own)."
     )
     smoke.add_argument(
@@ -237,7 +245,14 @@ def _add_smoke_command(commands: argparse._SubParsersAction[Any]) -> None:
 def _run_smoke_command(args: argparse.Namespace) -> int:
     from pyroscope_bundle.smoke import smoke_command
 
-    return smoke_command(args.url, args.user, args.password_env, args.tenant, args.timeout)
+    return smoke_command(
+        args.url,
+        args.user,
+        args.password_env,
+        args.tenant,
+        args.timeout,
+        query_password_env=args.query_password_env,
+    )
 
 
 class _SeverityFormatter(logging.Formatter):

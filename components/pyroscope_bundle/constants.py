@@ -41,6 +41,12 @@ GATEWAY_IMAGE: Final = "nginxinc/nginx-unprivileged"
 GATEWAY_DEFAULT_VERSION: Final = "1.30.5"
 # The image's unprivileged listen port (EXPOSE 8080) and its nginx user/group.
 GATEWAY_PORT: Final = 8080
+# The gateway's HTTP/2 listener for OTLP profiles over gRPC (the usual OTLP gRPC port); nginx
+# before 1.25.1 cannot serve cleartext HTTP/1.1 and HTTP/2 on one port.
+GATEWAY_GRPC_PORT: Final = 4317
+# The largest request the gateway (and an ingress-nginx Ingress in front of it) accepts: JFR
+# pushes of a busy JVM exceed ingress-nginx's 1m default.
+GATEWAY_MAX_BODY_SIZE: Final = "16m"
 GATEWAY_UID: Final = 101
 # On Kubernetes the gateway runs as a high uid that no host account has (checkov CKV_K8S_40);
 # nginx-unprivileged needs no particular uid: it writes only to its /tmp emptyDir.

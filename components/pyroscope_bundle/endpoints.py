@@ -98,12 +98,15 @@ class ServerEndpoints:
 
 
 def server_endpoints(
-    routes: Routes, gateway_passwords: Mapping[str, pulumi.Output[str]] | None = None
+    routes: Routes,
+    gateway_passwords: Mapping[str, pulumi.Output[str]] | None = None,
+    query_passwords: Mapping[str, pulumi.Output[str]] | None = None,
 ) -> ServerEndpoints:
-    """What a backend hands the rest of the bundle; every address and tenant from ``routes``."""
+    """What a backend hands the rest of the bundle; every address and tenant from ``routes``.
+    Grafana's queries use the gateway's read-only ``query_passwords`` when given."""
     if routes.server_push is None:
         raise ValueError("these routes have no server of this stack")
-    query, per_tenant = query_endpoints(routes, gateway_passwords)
+    query, per_tenant = query_endpoints(routes, query_passwords or gateway_passwords)
     external = routes.server_external_push
     return ServerEndpoints(
         push=to_endpoint(routes.server_push, gateway_passwords),

@@ -156,14 +156,17 @@ class Target:
     password: str | None = field(default=None, repr=False)
     tenant: str | None = None
     timeout: float = 10.0
+    # The gateway's read-only (query) password for the read-back; None: ``password``.
+    query_password: str | None = field(default=None, repr=False)
 
-    def headers(self, content_type: str | None = None) -> dict[str, str]:
+    def headers(self, content_type: str | None = None, *, query: bool = False) -> dict[str, str]:
         headers = {"User-Agent": "pyroscope-bundle-smoke"}
         if content_type:
             headers["Content-Type"] = content_type
             headers["Connect-Protocol-Version"] = "1"
-        if self.user is not None and self.password is not None:
-            token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        password = self.query_password if query and self.query_password is not None else self.password
+        if self.user is not None and password is not None:
+            token = base64.b64encode(f"{self.user}:{password}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
         if self.tenant:
             headers[constants.TENANT_HEADER] = self.tenant
@@ -177,11 +180,18 @@ class Response:
 
 
 def _request(
-    target: Target, method: str, path: str, body: bytes | None, content_type: str | None
+    target: Target,
+    method: str,
+    path: str,
+    body: bytes | None,
+    content_type: str | None,
+    *,
+    query: bool = False,
 ) -> Response:
     # The scheme is checked to be http(s) in run_smoke.
     url = target.url.rstrip("/") + path
-    request = urllib.request.Request(url, data=body, method=method, headers=target.headers(content_type))  # noqa: S310
+    headers = target.headers(content_type, query=query)
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=target.timeout) as answer:  # noqa: S310
             return Response(answer.status, answer.read())
@@ -198,7 +208,8 @@ def explain_status(step: str, response: Response, url: str, path: str) -> str:
     """The user-facing reason for a failed HTTP answer."""
     detail = response.body[:200].decode(errors="replace").strip()
     if response.status == 401:
-        return f"{step}: authentication failed (HTTP 401): check --user/--password-env"
+        which = "--query-password-env (the read-only credential)" if step == "query" else "--password-env"
+        return f"{step}: authentication failed (HTTP 401): check --user/{which}"
     if response.status == 403:
         return f"{step}: access denied (HTTP 403) for this user/tenant"
     if response.status == 404:
@@ -258,7 +269,9 @@ def run_smoke(
     while True:
         end_ms = int(clock() * 1000) + 60_000
         body = label_values_request(start_ms, end_ms)
-        answer = _request(target, "POST", constants.PYROSCOPE_LABEL_VALUES_PATH, body, "application/json")
+        answer = _request(
+            target, "POST", constants.PYROSCOPE_LABEL_VALUES_PATH, body, "application/json", query=True
+        )
         if answer.status != 200:
             raise SmokeCheckError(
                 explain_status("query", answer, target.url, constants.PYROSCOPE_LABEL_VALUES_PATH)
@@ -283,6 +296,7 @@ def smoke_command(
     tenant: str | None,
     read_back_seconds: float,
     *,
+    query_password_env: str | None = None,
     environ: Mapping[str, str] = os.environ,
     out: TextIO | None = None,
     err: TextIO | None = None,
@@ -306,7 +320,17 @@ def smoke_command(
                 file=err,
             )
             return EXIT_USAGE
-    target = Target(url=url, user=user, password=password, tenant=tenant)
+    query_password = None
+    if query_password_env is not None:
+        query_password = environ.get(query_password_env)
+        if not query_password:
+            print(
+                f"smoke: error: environment variable {query_password_env} (from --query-password-env) "
+                "is not set",
+                file=err,
+            )
+            return EXIT_USAGE
+    target = Target(url=url, user=user, password=password, tenant=tenant, query_password=query_password)
     try:
         run_smoke(
             target, read_back_seconds=read_back_seconds, log=lambda line: print(f"ok   {line}", file=out)

@@ -135,6 +135,14 @@ class Ingress(Model):
     )
     class_name: DnsSubdomain | None = Field(default=None, description="IngressClass name.")
     tls_secret_name: DnsSubdomain | None = Field(default=None, description="TLS Secret for the host.")
+    annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Extra Ingress annotations (cert-manager issuer, timeouts). For className nginx the "
+            "bundle adds ingress-nginx's proxy-body-size matching the gateway's limit (its 1m "
+            "default refuses large JFR pushes with 413) unless set here."
+        ),
+    )
 
 
 class HelmObjectStorage(Model):
@@ -254,6 +262,38 @@ class Gateway(Model):
     )
     version: Version = Field(
         default=constants.GATEWAY_DEFAULT_VERSION, description="nginxinc/nginx-unprivileged image tag."
+    )
+    replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=20,
+        description=(
+            "Gateway pods on Kubernetes (spread across nodes, with a PodDisruptionBudget from 2). "
+            "null: 2 when server.protect is true (production-like), else 1."
+        ),
+    )
+    admin_credential: bool = Field(
+        default=False,
+        description=(
+            "Issue a separate operator credential (user admin) that reaches every non-allow-listed "
+            "path (admin, ops, debug, status pages, settings writes). Off: nothing reaches them."
+        ),
+    )
+    allow_unauthenticated: bool = Field(
+        default=False,
+        description=(
+            "With enabled: false, allow exposing Pyroscope anyway (an Ingress, or a Docker publishAddress "
+            "other than 127.0.0.1). The OSS server has no authentication: false refuses that."
+        ),
+    )
+    otlp_grpc_host_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description=(
+            "Docker: host port for the gateway's OTLP gRPC listener (published on publishAddress). "
+            "null: reachable on the Docker network only (pyroscope-gateway:4317)."
+        ),
     )
 
 

@@ -1,14 +1,18 @@
 """The authenticating gateway in front of a self-hosted Pyroscope (nginx-unprivileged + basic auth).
 
-How a server backend uses it::
+It forwards an allow-list (:mod:`pyroscope_bundle.gateway.routes`) by role: push credentials
+reach the push APIs, Grafana's read-only credentials the query APIs, an optional admin
+credential everything else. How a server backend uses it::
 
-    credentials = GatewayCredentials("pyroscope-gateway-credentials", gateway_users(config))
-    gateway = deploy_kubernetes_gateway(config, namespace, "pyroscope:4040", credentials)
+    settings = gateway_settings(config)
+    credentials = GatewayCredentials("pyroscope-gateway-credentials", settings.users)
+    gateway = deploy_kubernetes_gateway(settings, namespace, "pyroscope:4040", credentials)
     # NetworkPolicy: admit only gateway.pod_labels to Pyroscope's pods.
-    push = gateway.endpoint()          # url + user + secret password (+ tenant)
+    push = gateway.endpoint()          # url + user + secret push password (+ tenant)
+    grafana = gateway.query_endpoint() # url + user + secret read-only password
 
-Docker: ``deploy_docker_gateway(config, "pyroscope:4040", network.name, credentials)`` and do
-not publish Pyroscope's own port.
+Docker: ``deploy_docker_gateway(settings, "pyroscope:4040", network.name, credentials,
+upstream_network=internal.name)`` and do not publish Pyroscope's own port.
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from pyroscope_bundle.gateway.common import GatewayDeployment, gateway_image, gateway_labels
+from pyroscope_bundle.gateway.common import (
+    GatewayDeployment,
+    GatewaySettings,
+    gateway_image,
+    gateway_labels,
+    gateway_settings,
+)
 from pyroscope_bundle.gateway.credentials import GatewayCredentials, gateway_users, htpasswd_lines
 from pyroscope_bundle.gateway.nginx import NginxSettings, render_nginx_conf
 
@@ -41,11 +51,13 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "GatewayCredentials",
     "GatewayDeployment",
+    "GatewaySettings",
     "NginxSettings",
     "deploy_docker_gateway",
     "deploy_kubernetes_gateway",
     "gateway_image",
     "gateway_labels",
+    "gateway_settings",
     "gateway_users",
     "htpasswd_lines",
     "render_nginx_conf",

@@ -1,22 +1,76 @@
-"""What a deployed gateway hands back to the server backend that created it."""
+"""The gateway's own settings, and what a deployed gateway hands back to the server backend."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.endpoints import Endpoint
-from pyroscope_bundle.gateway.credentials import GatewayCredentials
-from pyroscope_bundle.placement import image_ref
+from pyroscope_bundle.gateway.credentials import GatewayCredentials, GatewayUser, gateway_users
+from pyroscope_bundle.placement import image_ref, pod_placement
 
 GATEWAY_COMPONENT = "gateway"
+# Replicas when the stack is production-like (server.protect: true) and nothing is set.
+PRODUCTION_REPLICAS = 2
 
 
-def gateway_image(config: BundleConfig) -> str:
-    return image_ref(config.server, constants.GATEWAY_IMAGE, config.server.gateway.version)
+@dataclass(frozen=True)
+class GatewaySettings:
+    """Everything the gateway components read, taken from the stack config once."""
+
+    version: str = constants.GATEWAY_DEFAULT_VERSION
+    multitenancy: bool = False
+    # Basic-auth user names (tenants with multi-tenancy).
+    users: tuple[str, ...] = (constants.GATEWAY_SINGLE_USER,)
+    # The optional operator credential.
+    admin: bool = False
+    replicas: int = 1
+    stack: str = "dev"
+    # Docker: host publication and container naming.
+    publish_address: str = "127.0.0.1"
+    host_port: int = constants.PYROSCOPE_HTTP_PORT
+    grpc_host_port: int | None = None
+    network_name: str = "pyroscope"
+    # The image reference (under server.imageRegistry when set) and the Kubernetes pod
+    # placement fields (nodeSelector, tolerations, affinity, ...).
+    image: str = f"{constants.GATEWAY_IMAGE}:{constants.GATEWAY_DEFAULT_VERSION}"
+    placement: Mapping[str, Any] = field(default_factory=dict)
+
+
+def gateway_replicas(configured: int | None, protect: bool) -> int:
+    """``server.gateway.replicas``, else 2 for a production-like stack (``server.protect``): one
+    gateway pod is a single point of failure for all ingestion."""
+    if configured is not None:
+        return configured
+    return PRODUCTION_REPLICAS if protect else 1
+
+
+def gateway_settings(config: BundleConfig) -> GatewaySettings:
+    """The one place the gateway reads the stack configuration."""
+    server = config.server
+    return GatewaySettings(
+        version=server.gateway.version,
+        multitenancy=server.multitenancy,
+        users=tuple(gateway_users(server.multitenancy, server.tenants)),
+        admin=server.gateway.admin_credential,
+        replicas=gateway_replicas(server.gateway.replicas, server.protect),
+        stack=config.stack,
+        publish_address=server.docker.publish_address,
+        host_port=server.docker.host_port,
+        grpc_host_port=server.gateway.otlp_grpc_host_port,
+        network_name=server.docker.network_name,
+        image=image_ref(server, constants.GATEWAY_IMAGE, server.gateway.version),
+        placement=pod_placement(server.kubernetes),
+    )
+
+
+def gateway_image(settings: GatewaySettings) -> str:
+    return settings.image
 
 
 def gateway_labels(instance: str) -> dict[str, str]:
@@ -30,7 +84,7 @@ def gateway_labels(instance: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class GatewayDeployment:
-    """A running gateway: where it is reachable, and who may pass."""
+    """A running gateway: where it is reachable, and who may pass with which role."""
 
     # URL for clients on the same Docker network / in the cluster (Grafana, wired services).
     url: str
@@ -43,31 +97,43 @@ class GatewayDeployment:
     namespace: str | None = None
     # The component, for depends_on.
     resource: pulumi.Resource | None = None
+    # host:port of the OTLP gRPC (HTTP/2) listener for in-network/in-cluster clients.
+    grpc_address: str | None = None
 
-    def endpoint(self, user: str | None = None, *, published: bool = False) -> Endpoint:
-        """Push/query endpoint with ``user``'s credentials (default: the first user)."""
-        name = user or next(iter(self.credentials.users))
-        account = self.credentials.users[name]
+    def _endpoint(self, account: GatewayUser, *, published: bool, tenant: bool) -> Endpoint:
         url = self.published_url if published and self.published_url else self.url
         return Endpoint(
             url=url,
             basic_auth_user=account.name,
             basic_auth_password=account.password,
             # The gateway overwrites X-Scope-OrgID anyway; Grafana names datasources after it.
-            tenant_id=account.name if self.multitenancy else None,
+            tenant_id=account.name if self.multitenancy and tenant else None,
         )
 
+    def endpoint(self, user: str | None = None, *, published: bool = False) -> Endpoint:
+        """The PUSH credential of ``user`` (default: the first user): push APIs only."""
+        name = user or next(iter(self.credentials.users))
+        return self._endpoint(self.credentials.users[name], published=published, tenant=True)
+
     def endpoints(self, *, published: bool = False) -> dict[str, Endpoint]:
-        """One endpoint per user (per tenant with multi-tenancy)."""
+        """One push endpoint per user (per tenant with multi-tenancy)."""
         return {user: self.endpoint(user, published=published) for user in self.credentials.users}
 
     def query_endpoint(self, user: str | None = None) -> Endpoint:
-        """Grafana's endpoint: the in-network/in-cluster URL with ``user``'s credentials (default:
-        the first user) and no tenant header - the gateway derives X-Scope-OrgID from the user."""
-        return replace(self.endpoint(user), tenant_id=None)
+        """Grafana's READ-ONLY credential: the in-network/in-cluster URL with ``user``'s query
+        password (default: the first user) and no tenant header - the gateway derives
+        X-Scope-OrgID from the user."""
+        name = user or next(iter(self.credentials.query_users))
+        return self._endpoint(self.credentials.query_users[name], published=False, tenant=False)
 
     def query_endpoints(self) -> dict[str, Endpoint]:
-        """With multi-tenancy, Grafana's endpoint per tenant (one datasource each), in user order."""
+        """With multi-tenancy, Grafana's read-only endpoint per tenant (one datasource each)."""
         if not self.multitenancy:
             return {}
-        return {user: self.query_endpoint(user) for user in self.credentials.users}
+        return {user: self.query_endpoint(user) for user in self.credentials.query_users}
+
+    def admin_endpoint(self, *, published: bool = False) -> Endpoint | None:
+        """The operator credential (every non-allow-listed path), when enabled."""
+        if self.credentials.admin is None:
+            return None
+        return self._endpoint(self.credentials.admin, published=published, tenant=False)

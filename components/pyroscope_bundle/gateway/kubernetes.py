@@ -1,4 +1,6 @@
-"""The gateway on Kubernetes: ConfigMap (nginx.conf), Secret (htpasswd), Deployment, Service.
+"""The gateway on Kubernetes: ConfigMap (nginx.conf), Secret (one htpasswd per role),
+Deployment (spread across nodes, a PodDisruptionBudget from 2 replicas), Service (HTTP and the
+OTLP gRPC port).
 
 The Deployment gets the same pod security as Pyroscope (non-root, read-only root filesystem
 with an emptyDir for /tmp, no capabilities, RuntimeDefault seccomp). The Kubernetes backend
@@ -8,30 +10,35 @@ applies the NetworkPolicy that admits only :attr:`GatewayDeployment.pod_labels` 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 
 from pyroscope_bundle import constants
-from pyroscope_bundle.config import BundleConfig
-from pyroscope_bundle.gateway.common import GatewayDeployment, gateway_image, gateway_labels
+from pyroscope_bundle.gateway.common import GatewayDeployment, GatewaySettings, gateway_labels
 from pyroscope_bundle.gateway.credentials import GatewayCredentials
 from pyroscope_bundle.gateway.nginx import NginxSettings, render_nginx_conf
-from pyroscope_bundle.placement import pod_placement
+from pyroscope_bundle.gateway.routes import Component
 from pyroscope_bundle.server.k8s_manifests import HTTP_PORT_NAME, in_cluster_url
 
 # Clients reach the gateway on Pyroscope's usual port; nginx listens on its unprivileged one.
 GATEWAY_SERVICE_PORT = constants.PYROSCOPE_HTTP_PORT
+GRPC_PORT_NAME = "otlp-grpc"
 CONFIG_CHECKSUM_ANNOTATION = "pyroscope-bundle/gateway-config-sha256"
 RESOURCES = {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "1", "memory": "128Mi"}}
 
 
 def kubernetes_nginx_settings(
-    config: BundleConfig, upstream: str, push_upstream: str | None = None
+    settings: GatewaySettings, upstream: str, component_upstreams: Mapping[Component, str] | None = None
 ) -> NginxSettings:
     # A Service's ClusterIP is stable: resolve it once, keep upstream connections alive.
     return NginxSettings(
-        upstream=upstream, push_upstream=push_upstream, multitenancy=config.server.multitenancy
+        upstream=upstream,
+        component_upstreams=dict(component_upstreams or {}),
+        multitenancy=settings.multitenancy,
+        admin=settings.admin,
+        nginx_version=settings.version,
     )
 
 
@@ -39,8 +46,42 @@ def common_labels(name: str) -> dict[str, str]:
     return {**gateway_labels(name), constants.LABEL_MANAGED_BY: constants.MANAGED_BY}
 
 
+def spread(selector: Mapping[str, str]) -> dict[str, Any]:
+    """Replicas on different nodes where possible: a node loss never takes all of them."""
+    return {
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": dict(selector)},
+            }
+        ],
+        "affinity": {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 100,
+                        "podAffinityTerm": {
+                            "topologyKey": "kubernetes.io/hostname",
+                            "labelSelector": {"matchLabels": dict(selector)},
+                        },
+                    }
+                ]
+            }
+        },
+    }
+
+
+def gateway_pdb_spec(name: str, replicas: int) -> dict[str, Any] | None:
+    """With 2+ replicas, a voluntary disruption (node drain) keeps at least one serving."""
+    if replicas < 2:
+        return None
+    return {"maxUnavailable": 1, "selector": {"matchLabels": gateway_labels(name)}}
+
+
 def gateway_deployment_spec(
-    config: BundleConfig, name: str, *, config_map: str, secret: str, nginx_conf: str, replicas: int = 1
+    settings: GatewaySettings, name: str, *, config_map: str, secret: str, nginx_conf: str
 ) -> dict[str, Any]:
     """The Deployment's ``spec``.
 
@@ -48,6 +89,7 @@ def gateway_deployment_spec(
     not ready has nothing to offer); liveness is a TCP check, so a Pyroscope outage never
     restarts the gateway.
     """
+    replicas = settings.replicas
     selector = gateway_labels(name)
     checksum = hashlib.sha256(nginx_conf.encode()).hexdigest()
     port_name = HTTP_PORT_NAME
@@ -65,6 +107,7 @@ def gateway_deployment_spec(
             },
             "spec": {
                 "automountServiceAccountToken": False,
+                **spread(selector),
                 "securityContext": {
                     "runAsNonRoot": True,
                     "runAsUser": constants.GATEWAY_KUBERNETES_UID,
@@ -75,7 +118,7 @@ def gateway_deployment_spec(
                 "containers": [
                     {
                         "name": "nginx",
-                        "image": gateway_image(config),
+                        "image": settings.image,
                         "command": [
                             "nginx",
                             "-c",
@@ -84,7 +127,12 @@ def gateway_deployment_spec(
                             "daemon off;",
                         ],
                         "ports": [
-                            {"name": port_name, "containerPort": constants.GATEWAY_PORT, "protocol": "TCP"}
+                            {"name": port_name, "containerPort": constants.GATEWAY_PORT, "protocol": "TCP"},
+                            {
+                                "name": GRPC_PORT_NAME,
+                                "containerPort": constants.GATEWAY_GRPC_PORT,
+                                "protocol": "TCP",
+                            },
                         ],
                         "securityContext": {
                             "allowPrivilegeEscalation": False,
@@ -119,7 +167,9 @@ def gateway_deployment_spec(
                     {"name": "htpasswd", "secret": {"secretName": secret, "defaultMode": 0o440}},
                     {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}},
                 ],
-                **pod_placement(config.server.kubernetes),
+                # Scheduling options (server.kubernetes.scheduling); a configured affinity replaces
+                # the default spread.
+                **settings.placement,
             },
         },
     }
@@ -136,25 +186,32 @@ def gateway_service_spec(name: str) -> dict[str, Any]:
                 "port": GATEWAY_SERVICE_PORT,
                 "targetPort": HTTP_PORT_NAME,
                 "protocol": "TCP",
-            }
+            },
+            {
+                "name": GRPC_PORT_NAME,
+                "port": constants.GATEWAY_GRPC_PORT,
+                "targetPort": GRPC_PORT_NAME,
+                "protocol": "TCP",
+                # Cleartext HTTP/2 (OTLP gRPC).
+                "appProtocol": "kubernetes.io/h2c",
+            },
         ],
     }
 
 
 class KubernetesGateway(pulumi.ComponentResource):
-    """nginx-unprivileged Deployment and Service in front of Pyroscope's Service."""
+    """nginx-unprivileged Deployment and Service in front of Pyroscope's Service(s)."""
 
     def __init__(
         self,
         name: str,
-        config: BundleConfig,
+        settings: GatewaySettings,
         *,
         namespace: pulumi.Input[str],
         upstream: str,
         credentials: GatewayCredentials,
+        component_upstreams: Mapping[Component, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
-        replicas: int = 1,
-        push_upstream: str | None = None,
     ) -> None:
         super().__init__("pyroscope-bundle:gateway:KubernetesGateway", name, None, opts)
         import pulumi_kubernetes as k8s
@@ -164,7 +221,9 @@ class KubernetesGateway(pulumi.ComponentResource):
         outer = list(opts.depends_on or []) if opts and isinstance(opts.depends_on, list) else []
         child = pulumi.ResourceOptions(parent=self, depends_on=outer)
         labels = common_labels(name)
-        self.nginx_conf = render_nginx_conf(kubernetes_nginx_settings(config, upstream, push_upstream))
+        self.nginx_conf = render_nginx_conf(
+            kubernetes_nginx_settings(settings, upstream, component_upstreams)
+        )
         config_map_name = name
         secret_name = f"{name}-htpasswd"
 
@@ -174,60 +233,58 @@ class KubernetesGateway(pulumi.ComponentResource):
         self.config_map = k8s.core.v1.ConfigMap(
             f"{name}-config", metadata=meta(config_map_name), data={"nginx.conf": self.nginx_conf}, opts=child
         )
+        # One key per role: the file names nginx.conf's auth_basic_user_file lines refer to.
         self.secret = k8s.core.v1.Secret(
             f"{name}-htpasswd",
             metadata=meta(secret_name),
             type="Opaque",
-            string_data={"htpasswd": credentials.htpasswd},
+            string_data=dict(credentials.htpasswd),
             opts=child,
         )
         self.deployment = k8s.apps.v1.Deployment(
             name,
             metadata=meta(name),
             spec=gateway_deployment_spec(
-                config,
-                name,
-                config_map=config_map_name,
-                secret=secret_name,
-                nginx_conf=self.nginx_conf,
-                replicas=replicas,
+                settings, name, config_map=config_map_name, secret=secret_name, nginx_conf=self.nginx_conf
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*outer, self.config_map, self.secret]),
         )
         self.service = k8s.core.v1.Service(
             f"{name}-service", metadata=meta(name), spec=gateway_service_spec(name), opts=child
         )
+        pdb = gateway_pdb_spec(name, settings.replicas)
+        if pdb is not None:
+            k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=meta(name), spec=pdb, opts=child)
         self.register_outputs({"service": name})
 
 
 def deploy_kubernetes_gateway(
-    config: BundleConfig,
+    settings: GatewaySettings,
     namespace: str,
     upstream: str,
     credentials: GatewayCredentials,
     *,
     opts: pulumi.ResourceOptions | None = None,
     name: str = "pyroscope-gateway",
-    replicas: int = 1,
-    push_upstream: str | None = None,
+    component_upstreams: Mapping[Component, str] | None = None,
 ) -> GatewayDeployment:
-    """Register the gateway; ``upstream`` is Pyroscope's Service as ``host:port`` (its
-    query-frontend in microservices mode, with ``push_upstream`` the distributor)."""
+    """Register the gateway; ``upstream`` is Pyroscope's Service as ``host:port`` (in
+    microservices mode ``component_upstreams`` names the Service of each component)."""
     component = KubernetesGateway(
         name,
-        config,
+        settings,
         namespace=namespace,
         upstream=upstream,
         credentials=credentials,
+        component_upstreams=component_upstreams,
         opts=opts,
-        replicas=replicas,
-        push_upstream=push_upstream,
     )
     return GatewayDeployment(
         url=in_cluster_url(name, namespace, GATEWAY_SERVICE_PORT),
         credentials=credentials,
-        multitenancy=config.server.multitenancy,
+        multitenancy=settings.multitenancy,
         pod_labels=gateway_labels(name),
         namespace=namespace,
         resource=component,
+        grpc_address=f"{name}.{namespace}.{constants.KUBERNETES_SERVICE_DOMAIN}:{constants.GATEWAY_GRPC_PORT}",
     )

@@ -1,21 +1,35 @@
 """The gateway's nginx configuration, as a pure function of a few settings.
 
-The open-source Pyroscope server has no authentication and trusts whatever ``X-Scope-OrgID`` a
-client sends. This configuration puts HTTP basic auth (an htpasswd file of bcrypt hashes) in
-front of every path except ``/ready``, and decides the tenant header itself: the authenticated
-user name when multi-tenancy is on, nothing at all when it is off. A client-sent header never
-reaches Pyroscope.
+The open-source Pyroscope server has no authentication, trusts whatever ``X-Scope-OrgID`` a
+client sends and serves admin, debug and cross-tenant routes on its main port. This
+configuration forwards only the allow-list of :mod:`pyroscope_bundle.gateway.routes`, each route
+to the role whose htpasswd file it checks (``<htpasswd_dir>/push``, ``/query``, ``/admin``) and
+with its methods only; everything else gets 403 for every credential. It decides the tenant
+header itself: the authenticated user name when multi-tenancy is on, nothing at all when it is
+off. A client-sent header never reaches Pyroscope (only the optional admin credential chooses
+its tenant).
 
-It runs unprivileged with a read-only root filesystem: it listens on a high port and keeps the
+Paths are matched after nginx normalised them, but upstream gets the raw request path: a raw
+path with ``%``, ``//`` or ``/.`` is refused (400) so that nginx and Pyroscope can never read
+one request as two different paths.
+
+Every client's concurrent connections are bounded and a failed authentication costs one
+salted SHA-1 (generated passwords, see :mod:`credentials`), so a wrong-password storm cannot
+starve real pushes (measured in ``bench/gateway.py``). OTLP over gRPC gets its own
+HTTP/2 listener (nginx cannot serve cleartext HTTP/1.1 and HTTP/2 on one port before 1.25.1).
+
+It runs unprivileged with a read-only root filesystem: it listens on high ports and keeps the
 pid file and every temp path under one writable directory.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from pyroscope_bundle import constants
+from pyroscope_bundle.gateway.routes import ADMIN_PREFIXES, COMPONENTS, ROUTES, Component, Role, Route
 
 # host:port with a DNS name or an IPv4 address: nothing that could close a directive.
 _UPSTREAM = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?:[0-9]{1,5}", re.ASCII)
@@ -23,37 +37,53 @@ _LISTEN = re.compile(r"(([0-9]{1,3}\.){3}[0-9]{1,3}:)?[0-9]{1,5}", re.ASCII)
 _PATH = re.compile(r"/[A-Za-z0-9._/-]*", re.ASCII)
 _SIZE = re.compile(r"[0-9]+[km]?", re.ASCII)
 _RESOLVER = re.compile(r"[0-9.]+(:[0-9]{1,5})?", re.ASCII)
+_VERSION = re.compile(r"([0-9]+)\.([0-9]+)\.([0-9]+)", re.ASCII)
+# Raw request paths (before the query string) that nginx and Pyroscope could read differently.
+AMBIGUOUS_PATH = r"^[^?]*(%|//|/\.)"
+# nginx 1.25.1 added the ``http2`` directive and deprecated ``listen ... http2``.
+HTTP2_DIRECTIVE_SINCE = (1, 25, 1)
+CLIENT_ZONE = "gateway_client"
+REALM = "Pyroscope"
 
 
 @dataclass(frozen=True)
 class NginxSettings:
-    """What varies between deployments of the gateway (and the loopback test)."""
+    """What varies between deployments of the gateway (and the loopback tests)."""
 
     # Pyroscope's address as host:port (a Service name, a Docker network alias, 127.0.0.1:N).
     upstream: str
-    # Where pushes go when that is another service (the distributor of a microservices
-    # deployment; ``upstream`` is then its query-frontend). None: pushes go to ``upstream``.
-    push_upstream: str | None = None
-    # Path of the htpasswd file (one ``user:$2a$...`` line per user) inside the gateway.
-    htpasswd_path: str = f"{constants.GATEWAY_HTPASSWD_DIR}/htpasswd"
+    # Components served elsewhere (microservices: distributor, query-frontend, tenant-settings,
+    # ad-hoc-profiles Services); the rest go to ``upstream``.
+    component_upstreams: Mapping[Component, str] = field(default_factory=dict)
+    # Directory of the htpasswd files, one per role: ``push``, ``query``, ``admin``.
+    htpasswd_dir: str = constants.GATEWAY_HTPASSWD_DIR
     # Port, or address:port, to listen on; unprivileged by default.
     listen: str = str(constants.GATEWAY_PORT)
+    # The HTTP/2 listener for OTLP gRPC; None: no gRPC.
+    grpc_listen: str | None = str(constants.GATEWAY_GRPC_PORT)
     # On: X-Scope-OrgID := the authenticated user. Off: X-Scope-OrgID is removed.
     multitenancy: bool = False
+    # The optional operator credential: every other path (admin, ops, debug) to the query side.
+    admin: bool = False
     # The only path nginx writes to (pid file, request/response buffers).
     tmp_dir: str = constants.GATEWAY_TMP_DIR
     access_log: str = "/dev/stdout"
     # A DNS resolver address: resolve the upstream per request (a Docker container that is
     # replaced gets a new IP) instead of once at start-up. None for a stable Kubernetes Service.
     resolver: str | None = None
-    # Every request costs one bcrypt verification (~tens of ms of CPU at cost 10), done
-    # synchronously in a worker: more than one worker keeps a slow check from stalling others.
     worker_processes: int = 2
     # Pyroscope refuses profiles over 4 MiB uncompressed by default; a push carries several.
-    max_body_size: str = "16m"
+    max_body_size: str = constants.GATEWAY_MAX_BODY_SIZE
     push_timeout_seconds: int = 60
     # Wide-range flame graph queries can take minutes on a busy server.
     query_timeout_seconds: int = 300
+    # The nginx that runs this config (the image tag; tests pass Debian's): decides the
+    # HTTP/2 syntax.
+    nginx_version: str = constants.GATEWAY_DEFAULT_VERSION
+    # Concurrent connections per client address (429 beyond). Failed authentications cannot be
+    # rate-limited on their own in stock nginx (limit_req runs before auth_basic and is skipped
+    # after an internal redirect); the fast hash keeps each failure cheap instead.
+    connections_per_client: int = 512
 
 
 def validate_settings(settings: NginxSettings) -> None:
@@ -61,119 +91,198 @@ def validate_settings(settings: NginxSettings) -> None:
     checks = [
         ("upstream", settings.upstream, _UPSTREAM, "host:port"),
         ("listen", settings.listen, _LISTEN, "PORT or IPv4:PORT"),
-        ("htpasswd_path", settings.htpasswd_path, _PATH, "an absolute path"),
+        ("htpasswd_dir", settings.htpasswd_dir, _PATH, "an absolute path"),
         ("tmp_dir", settings.tmp_dir, _PATH, "an absolute path"),
         ("access_log", settings.access_log, _PATH, "an absolute path"),
         ("max_body_size", settings.max_body_size, _SIZE, "a size such as 16m"),
+        ("nginx_version", settings.nginx_version, _VERSION, "MAJOR.MINOR.PATCH"),
     ]
+    if settings.grpc_listen is not None:
+        checks.append(("grpc_listen", settings.grpc_listen, _LISTEN, "PORT or IPv4:PORT"))
     if settings.resolver is not None:
         checks.append(("resolver", settings.resolver, _RESOLVER, "an IP address"))
-    if settings.push_upstream is not None:
-        checks.append(("push_upstream", settings.push_upstream, _UPSTREAM, "host:port"))
+    for component, address in settings.component_upstreams.items():
+        checks.append((f"upstream of {component}", address, _UPSTREAM, "host:port"))
     for name, value, pattern, allowed in checks:
         if not pattern.fullmatch(value):
             raise ValueError(f"gateway {name} {value!r} is not allowed: use {allowed}")
-    if settings.worker_processes < 1:
-        raise ValueError(f"gateway worker_processes {settings.worker_processes} must be at least 1")
+    for name in ("worker_processes", "connections_per_client"):
+        if getattr(settings, name) < 1:
+            raise ValueError(f"gateway {name} {getattr(settings, name)} must be at least 1")
 
 
-def _proxy_headers(tenant_value: str) -> list[str]:
+def _version(text: str) -> tuple[int, int, int]:
+    match = _VERSION.fullmatch(text)
+    assert match is not None  # validated
+    major, minor, patch = (int(part) for part in match.groups())
+    return major, minor, patch
+
+
+def _block(head: str, body: list[str]) -> list[str]:
+    return [f"{head} {{", *[f"    {line}" if line else "" for line in body], "}"]
+
+
+class _Upstreams:
+    """The upstream blocks (or resolver variables) and the proxy target of each component."""
+
+    def __init__(self, settings: NginxSettings) -> None:
+        addresses = {c: settings.component_upstreams.get(c, settings.upstream) for c in COMPONENTS}
+        distinct = list(dict.fromkeys(addresses.values()))
+        # One upstream: "pyroscope"; several: named after the first component each one serves.
+        first = {address: next(c for c, a in addresses.items() if a == address) for address in distinct}
+        names = {
+            address: "pyroscope" if len(distinct) == 1 else f"pyroscope_{first[address].replace('-', '_')}"
+            for address in distinct
+        }
+        self.http_blocks: list[str] = []
+        self.server_lines: list[str] = []
+        self.target: dict[Component, str] = {}
+        if settings.resolver:
+            self.http_blocks = [f"resolver {settings.resolver} valid=10s ipv6=off;"]
+            for address in distinct:
+                self.server_lines.append(f"set ${names[address]} {address};")
+            self.target = {c: f"${names[a]}" for c, a in addresses.items()}
+        else:
+            for address in distinct:
+                self.http_blocks += _block(
+                    f"upstream {names[address]}", [f"server {address};", "keepalive 16;"]
+                )
+            self.target = {c: names[a] for c, a in addresses.items()}
+
+
+def _tenant(settings: NginxSettings, role: Role) -> str:
+    """The only trusted tenant is the user nginx just authenticated (admin: the operator's)."""
+    if role == "admin":
+        return "$http_x_scope_orgid"
+    return "$remote_user" if settings.multitenancy else '""'
+
+
+def _headers(tenant: str, directive: str = "proxy_set_header") -> list[str]:
     """Every header directive for one location.
 
     nginx inherits ``proxy_set_header`` only when a level sets none itself, so each location
     gets the complete list. Setting a header (even to "") also drops the client's copy of it.
     """
-    return [
-        "proxy_set_header Host $host;",
-        'proxy_set_header Connection "";',
-        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
-        "proxy_set_header X-Forwarded-Proto $scheme;",
+    common = [
+        f"{directive} X-Forwarded-For $proxy_add_x_forwarded_for;",
         # Pyroscope does not need the credentials; keep them out of upstream logs.
-        'proxy_set_header Authorization "";',
-        f"proxy_set_header {constants.TENANT_HEADER} {tenant_value};",
+        f'{directive} Authorization "";',
+        f"{directive} {constants.TENANT_HEADER} {tenant};",
     ]
+    if directive == "grpc_set_header":
+        return common
+    return ["proxy_set_header Host $host;", 'proxy_set_header Connection "";', *common]
+
+
+def _auth(settings: NginxSettings, role: Role) -> list[str]:
+    return [f'auth_basic "{REALM}";', f"auth_basic_user_file {settings.htpasswd_dir}/{role};"]
+
+
+def _methods(methods: tuple[str, ...]) -> list[str]:
+    # GET also admits HEAD (nginx's limit_except); any other method gets 403.
+    return [f"limit_except {' '.join(methods)} {{ deny all; }}"]
+
+
+def _route_location(settings: NginxSettings, route: Route, upstreams: _Upstreams) -> list[str]:
+    timeout = settings.push_timeout_seconds if route.role == "push" else settings.query_timeout_seconds
+    match = f"^~ {route.path}" if route.prefix else f"= {route.path}"
+    target = upstreams.target[route.component]
+    if route.grpc:
+        body = [
+            *_auth(settings, route.role),
+            *_methods(route.methods),
+            *_headers(_tenant(settings, route.role), "grpc_set_header"),
+            f"grpc_send_timeout {timeout}s;",
+            f"grpc_read_timeout {timeout}s;",
+            f"grpc_pass grpc://{target};",
+        ]
+    else:
+        body = [
+            *_auth(settings, route.role),
+            *_methods(route.methods),
+            *_headers(_tenant(settings, route.role)),
+            f"proxy_send_timeout {timeout}s;",
+            f"proxy_read_timeout {timeout}s;",
+            f"proxy_pass http://{target};",
+        ]
+    return _block(f"location {match}", body)
+
+
+def _guards(settings: NginxSettings) -> list[str]:
+    """What every server block starts with: per-client bounds, ambiguous paths, failed auth."""
+    return [
+        f"limit_conn {CLIENT_ZONE} {settings.connections_per_client};",
+        f"client_max_body_size {settings.max_body_size};",
+        "client_body_buffer_size 1m;",
+        f"client_body_timeout {settings.push_timeout_seconds}s;",
+        f'if ($request_uri ~ "{AMBIGUOUS_PATH}") {{ return 400; }}',
+    ]
+
+
+def _listen(address: str, *, http2: bool, version: tuple[int, int, int]) -> list[str]:
+    if not http2:
+        return [f"listen {address};"]
+    if version >= HTTP2_DIRECTIVE_SINCE:
+        return [f"listen {address};", "http2 on;"]
+    return [f"listen {address} http2;"]
 
 
 def render_nginx_conf(settings: NginxSettings) -> str:
     """The complete ``nginx.conf`` (used with ``nginx -c <file> -g 'daemon off;'``)."""
     validate_settings(settings)
     tmp = settings.tmp_dir.rstrip("/") or "/"
-    # With multi-tenancy the only trusted tenant is the user nginx just authenticated.
-    tenant = "$remote_user" if settings.multitenancy else '""'
-    push_upstream = settings.push_upstream or settings.upstream
-    if settings.resolver:
-        upstream_block: list[str] = [f"resolver {settings.resolver} valid=10s ipv6=off;"]
-        target = push_target = "$pyroscope_upstream"
-        set_target = [f"set $pyroscope_upstream http://{settings.upstream};"]
-        if settings.push_upstream is not None:
-            push_target = "$pyroscope_push_upstream"
-            set_target.append(f"set $pyroscope_push_upstream http://{push_upstream};")
-    else:
-        upstream_block = [
-            "upstream pyroscope {",
-            f"    server {settings.upstream};",
-            "    keepalive 16;",
-            "}",
-        ]
-        target = push_target = "http://pyroscope"
-        set_target = []
-        if settings.push_upstream is not None:
-            upstream_block += [
-                "upstream pyroscope_push {",
-                f"    server {push_upstream};",
-                "    keepalive 16;",
-                "}",
-            ]
-            push_target = "http://pyroscope_push"
+    version = _version(settings.nginx_version)
+    upstreams = _Upstreams(settings)
 
-    def location(match: str, body: list[str]) -> list[str]:
-        return [f"location {match} {{", *[f"    {line}" for line in body], "}"]
-
-    authenticated = [
-        'auth_basic "Pyroscope";',
-        f"auth_basic_user_file {settings.htpasswd_path};",
-    ]
     server: list[str] = [
-        f"listen {settings.listen};",
-        f"client_max_body_size {settings.max_body_size};",
-        "client_body_buffer_size 1m;",
-        f"client_body_timeout {settings.push_timeout_seconds}s;",
+        *_listen(settings.listen, http2=False, version=version),
+        *_guards(settings),
         "proxy_http_version 1.1;",
         "proxy_buffering off;",
         "proxy_connect_timeout 5s;",
-        *set_target,
+        *upstreams.server_lines,
         "",
         # Probes (kubelet, Docker, load balancers) carry no credentials; GET only.
-        *location(
-            f"= {constants.PYROSCOPE_READY_PATH}",
+        *_block(
+            f"location = {constants.PYROSCOPE_READY_PATH}",
             [
                 "auth_basic off;",
-                "limit_except GET { deny all; }",
-                *_proxy_headers('""'),
-                f"proxy_pass {target};",
+                *_methods(("GET",)),
+                *_headers('""'),
+                f"proxy_pass http://{upstreams.target['query-frontend']};",
             ],
         ),
     ]
-    for path in constants.PYROSCOPE_PUSH_PATHS:
-        server += location(
-            f"= {path}",
-            [
-                *authenticated,
-                *_proxy_headers(tenant),
-                f"proxy_send_timeout {settings.push_timeout_seconds}s;",
-                f"proxy_read_timeout {settings.push_timeout_seconds}s;",
-                f"proxy_pass {push_target};",
-            ],
-        )
-    server += location(
-        "/",
-        [
-            *authenticated,
-            *_proxy_headers(tenant),
+    for route in ROUTES:
+        if not route.grpc:
+            server += _route_location(settings, route, upstreams)
+    if settings.admin:
+        admin = [
+            *_auth(settings, "admin"),
+            *_headers(_tenant(settings, "admin")),
             f"proxy_read_timeout {settings.query_timeout_seconds}s;",
-            f"proxy_pass {target};",
-        ],
-    )
+        ]
+        for prefix, component in ADMIN_PREFIXES:
+            if upstreams.target[component] != upstreams.target["query-frontend"]:
+                server += _block(
+                    f"location ^~ {prefix}", [*admin, f"proxy_pass http://{upstreams.target[component]};"]
+                )
+        server += _block("location /", [*admin, f"proxy_pass http://{upstreams.target['query-frontend']};"])
+    else:
+        # Not on the allow-list: refused before any credential is even checked.
+        server += _block("location /", ["return 403;"])
+    servers = _block("server", server)
+    if settings.grpc_listen is not None:
+        grpc_server = [
+            *_listen(settings.grpc_listen, http2=True, version=version),
+            *_guards(settings),
+            *upstreams.server_lines,
+        ]
+        for route in ROUTES:
+            if route.grpc:
+                grpc_server += _route_location(settings, route, upstreams)
+        grpc_server += _block("location /", ["return 403;"])
+        servers += ["", *_block("server", grpc_server)]
 
     http: list[str] = [
         "server_tokens off;",
@@ -186,14 +295,14 @@ def render_nginx_conf(settings: NginxSettings) -> str:
         f"fastcgi_temp_path {tmp}/fastcgi_temp;",
         f"uwsgi_temp_path {tmp}/uwsgi_temp;",
         f"scgi_temp_path {tmp}/scgi_temp;",
-        *upstream_block,
+        f"limit_conn_zone $binary_remote_addr zone={CLIENT_ZONE}:1m;",
+        "limit_conn_status 429;",
+        *upstreams.http_blocks,
         "",
-        "server {",
-        *[f"    {line}" if line else "" for line in server],
-        "}",
+        *servers,
     ]
     lines = [
-        "# Generated by pyroscope-bundle: authenticating gateway in front of Pyroscope.",
+        "# Generated by pyroscope-bundle: authenticating, allow-listing gateway in front of Pyroscope.",
         f"worker_processes {settings.worker_processes};",
         f"pid {tmp}/nginx.pid;",
         "error_log stderr warn;",
@@ -202,8 +311,6 @@ def render_nginx_conf(settings: NginxSettings) -> str:
         "    worker_connections 1024;",
         "}",
         "",
-        "http {",
-        *[f"    {line}" if line else "" for line in http],
-        "}",
+        *_block("http", http),
     ]
     return "\n".join(lines) + "\n"

@@ -143,6 +143,19 @@ class DockerPyroscope(pulumi.ComponentResource):
             "pyroscope-image", name=image_ref(server), keep_locally=True, opts=child
         )
 
+        # With the gateway, Pyroscope lives on an internal network that only the gateway shares.
+        self.internal_network = (
+            docker.Network(
+                "pyroscope-internal-network",
+                name=f"{server.docker.network_name}-internal",
+                driver="bridge",
+                internal=True,
+                labels=docker_options.network_labels(config.stack, "internal-network"),
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            )
+            if config.gateway_enabled
+            else None
+        )
         published = _publish(config, routes, self)
         check = healthcheck(server)
         self.container = docker.Container(
@@ -172,7 +185,8 @@ class DockerPyroscope(pulumi.ComponentResource):
             user=f"{constants.PYROSCOPE_UID}:{constants.PYROSCOPE_UID}",
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(
-                    name=self.network.name, aliases=[constants.DOCKER_PYROSCOPE_ALIAS]
+                    name=(self.internal_network or self.network).name,
+                    aliases=[constants.DOCKER_PYROSCOPE_ALIAS],
                 )
             ],
             ports=published.ports,
@@ -243,18 +257,29 @@ def _publish_through_gateway(
     """THE gateway call site: nginx with basic auth takes the published port; Pyroscope publishes
     nothing. Grafana queries through the gateway too (by its alias on the bridge network, with the
     gateway's credentials), so one set of credentials guards every path to the profiles."""
-    from pyroscope_bundle.gateway import GatewayCredentials, deploy_docker_gateway, gateway_users
+    from pyroscope_bundle.gateway import GatewayCredentials, deploy_docker_gateway, gateway_settings
 
     assert routes.server_push is not None and routes.upstream is not None
     child = pulumi.ResourceOptions(parent=component)
-    credentials = GatewayCredentials("pyroscope-gateway-credentials", gateway_users(config), opts=child)
+    settings = gateway_settings(config)
+    credentials = GatewayCredentials(
+        "pyroscope-gateway-credentials", settings.users, admin=settings.admin, opts=child
+    )
     gateway = deploy_docker_gateway(
-        config, routes.upstream, component.network.name, credentials, opts=child, name=constants.GATEWAY_NAME
+        settings,
+        routes.upstream,
+        component.network.name,
+        credentials,
+        upstream_network=component.internal_network.name if component.internal_network else None,
+        opts=child,
+        name=constants.GATEWAY_NAME,
     )
     passwords = {user: account.password for user, account in credentials.users.items()}
     # The host-published URL: where processes on this host push.
     push = to_endpoint(routes.server_push, passwords)
-    query, per_tenant = query_endpoints(routes, passwords)
+    # Grafana gets the read-only credentials.
+    query_passwords = {user: account.password for user, account in credentials.query_users.items()}
+    query, per_tenant = query_endpoints(routes, query_passwords)
     return PublishedEndpoint(
         ports=[],
         push=push,
@@ -265,6 +290,9 @@ def _publish_through_gateway(
             "pyroscopeGatewayNetworkUrl": gateway.url,
             "gatewayUser": push.basic_auth_user,
             "gatewayPassword": push.basic_auth_password,
+            "gatewayQueryPassword": gateway.query_endpoint(
+                push.basic_auth_user if isinstance(push.basic_auth_user, str) else None
+            ).basic_auth_password,
         },
     )
 

@@ -25,6 +25,7 @@ from pyroscope_bundle.config import BundleConfig, ConfigError
 from pyroscope_bundle.config.errors import Problem, key_path
 from pyroscope_bundle.config.routing import Routes
 from pyroscope_bundle.endpoints import ServerDeployment, server_endpoints
+from pyroscope_bundle.gateway.routes import COMPONENTS, Component
 from pyroscope_bundle.placement import pod_placement
 from pyroscope_bundle.server import k8s_manifests as manifests
 from pyroscope_bundle.server.kubernetes import (
@@ -32,6 +33,7 @@ from pyroscope_bundle.server.kubernetes import (
     deploy_gateway,
     gateway_outputs,
     gateway_passwords,
+    gateway_query_passwords,
     pyroscope_peers,
     register_front,
     register_namespace,
@@ -79,6 +81,15 @@ CREDENTIALS_DIR = "/etc/pyroscope/aws"
 PROFILE_DATA_PREFIXES = ("blocks/", "segments/", "dlq/")
 # S3 bucket_prefix: lowercase letters, digits, hyphens; at most 37 characters (AWS appends 26).
 BUCKET_PREFIX_MAX = 37
+
+
+def gateway_component_upstreams(namespace: str) -> dict[Component, str]:
+    """The chart's Service of each component the gateway routes to, as the chart's own Ingress
+    does (chart pyroscope-2.2.1 templates/ingress.yaml): pushes (OTLP included) -> distributor,
+    queries -> query-frontend, settings -> tenant-settings, ad-hoc profiles -> ad-hoc-profiles."""
+    domain = constants.KUBERNETES_SERVICE_DOMAIN
+    port = constants.PYROSCOPE_HTTP_PORT
+    return {c: f"{RELEASE}-{c}.{namespace}.{domain}:{port}" for c in COMPONENTS}
 
 
 def component_url(component: str, namespace: str) -> str:
@@ -379,7 +390,9 @@ class HelmPyroscope(pulumi.ComponentResource):
 
         # The authenticating gateway, as in single-binary mode: pushes to the distributor,
         # queries (and Grafana) to the query-frontend; then only it reaches the chart's HTTP port.
-        gateway = deploy_gateway(config, routes, self, in_namespace)
+        gateway = deploy_gateway(
+            config, routes, self, in_namespace, component_upstreams=gateway_component_upstreams(namespace)
+        )
         policy = manifests.network_policy_manifest(
             RELEASE,
             namespace,
@@ -415,7 +428,10 @@ class HelmPyroscope(pulumi.ComponentResource):
         self.bucket_name = bucket.bucket
         self.gateway_url = gateway.url if gateway is not None else None
         # Every address and tenant from the routing rule (config/routing.py).
-        self.endpoints = server_endpoints(routes, gateway_passwords(gateway))
+        self.gateway = gateway
+        self.endpoints = server_endpoints(
+            routes, gateway_passwords(gateway), gateway_query_passwords(gateway)
+        )
         self.push = self.endpoints.push
         self.external_push = self.endpoints.external_push
         self.query_url = component_url(QUERY_COMPONENT, namespace)
@@ -434,7 +450,7 @@ def deploy_helm_server(config: BundleConfig, routes: Routes) -> ServerDeployment
         query_per_tenant=component.endpoints.query_per_tenant,
         external_push=component.external_push,
         outputs={
-            **gateway_outputs(component.gateway_url, component.push),
+            **gateway_outputs(component.gateway, component.push),
             **({"pyroscopeExternalUrl": component.external_push.url} if component.external_push else {}),
             "pyroscopeUrl": component.query_url,
             "pyroscopePushUrl": component_url(PUSH_COMPONENT, component.namespace),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -303,7 +303,7 @@ def network_policy_manifest(
     namespace: str,
     pod_selector: Mapping[str, str],
     peers: Iterable[Peer],
-    port: int,
+    port: int | Sequence[int],
     *,
     allow_same_namespace: bool = False,
     allow_own_pods: bool = False,
@@ -320,7 +320,8 @@ def network_policy_manifest(
     rules: list[dict[str, Any]] = []
     selected_peers = [_peer(peer) for peer in dedupe_peers(list(peers))]
     if selected_peers:
-        rules.append({"from": selected_peers, "ports": [{"protocol": "TCP", "port": port}]})
+        ports = [port] if isinstance(port, int) else list(port)
+        rules.append({"from": selected_peers, "ports": [{"protocol": "TCP", "port": p} for p in ports]})
     if allow_same_namespace:
         rules.append({"from": [{"podSelector": {}}]})
     elif allow_own_pods:

@@ -7,6 +7,7 @@ come from the pure builders in ``k8s_manifests.py``; this module only registers 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -20,6 +21,7 @@ from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.config.routing import Routes
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment, server_endpoints
 from pyroscope_bundle.gateway.common import GatewayDeployment
+from pyroscope_bundle.gateway.routes import Component
 from pyroscope_bundle.server import k8s_manifests as manifests
 from pyroscope_bundle.server.pyroscope_config import pyroscope_config_yaml
 
@@ -133,34 +135,47 @@ class KubernetesPyroscope(pulumi.ComponentResource):
         self.gateway_url = gateway.url if gateway is not None else None
         # Every address and tenant from the routing rule; with the gateway, Grafana queries
         # through it too (Pyroscope's NetworkPolicy admits nothing else).
-        self.endpoints = server_endpoints(routes, gateway_passwords(gateway))
+        self.gateway = gateway
+        self.endpoints = server_endpoints(
+            routes, gateway_passwords(gateway), gateway_query_passwords(gateway)
+        )
         self.push = self.endpoints.push
         self.external_push = self.endpoints.external_push
         self.register_outputs({"pyroscopeUrl": self.url, "namespace": namespace})
 
 
 def deploy_gateway(
-    config: BundleConfig, routes: Routes, parent: pulumi.Resource, depends_on: list[Any]
+    config: BundleConfig,
+    routes: Routes,
+    parent: pulumi.Resource,
+    depends_on: list[Any],
+    *,
+    component_upstreams: Mapping[Component, str] | None = None,
 ) -> GatewayDeployment | None:
     """THE gateway call site: the authenticating nginx gateway (``pyroscope_bundle.gateway``) in
-    front of Pyroscope (``routes.upstream``; pushes to ``routes.push_upstream`` when that differs,
-    as with the microservices' distributor), when the routing puts one there."""
+    front of Pyroscope (``routes.upstream``; in microservices mode ``component_upstreams`` is the
+    Service of each component), when the routing puts one there."""
     if not routes.gateway:
         return None
-    from pyroscope_bundle.gateway import GatewayCredentials, deploy_kubernetes_gateway, gateway_users
+    from pyroscope_bundle.gateway import GatewayCredentials, deploy_kubernetes_gateway, gateway_settings
 
     assert routes.upstream is not None
+    settings = gateway_settings(config)
     credentials = GatewayCredentials(
-        "pyroscope-gateway-credentials", gateway_users(config), opts=pulumi.ResourceOptions(parent=parent)
+        "pyroscope-gateway-credentials",
+        settings.users,
+        admin=settings.admin,
+        opts=pulumi.ResourceOptions(parent=parent),
     )
     return deploy_kubernetes_gateway(
-        config,
+        settings,
         config.server.kubernetes.namespace,
         routes.upstream,
         credentials,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
         name=constants.GATEWAY_NAME,
-        push_upstream=routes.push_upstream,
+        component_upstreams=component_upstreams
+        or ({"distributor": routes.push_upstream} if routes.push_upstream else None),
     )
 
 
@@ -169,6 +184,13 @@ def gateway_passwords(gateway: GatewayDeployment | None) -> dict[str, pulumi.Out
     if gateway is None:
         return None
     return {user: account.password for user, account in gateway.credentials.users.items()}
+
+
+def gateway_query_passwords(gateway: GatewayDeployment | None) -> dict[str, pulumi.Output[str]] | None:
+    """Each gateway user's read-only (query) password: what Grafana's datasources get."""
+    if gateway is None:
+        return None
+    return {user: account.password for user, account in gateway.credentials.query_users.items()}
 
 
 def register_front(
@@ -191,15 +213,18 @@ def register_front(
         )
 
 
-def gateway_outputs(url: str | None, push: Endpoint) -> dict[str, Any]:
-    """Where the gateway is and who pushes through it (the password as a secret): what `smoke`
-    and other clients need, whatever the stack's own services send to."""
-    if url is None:
+def gateway_outputs(gateway: GatewayDeployment | None, push: Endpoint) -> dict[str, Any]:
+    """Where the gateway is and who pushes through it, and that user's read-only password (both
+    secret): what `smoke` and other clients need, whatever the stack's own services send to."""
+    if gateway is None:
         return {}
+    user = push.basic_auth_user if isinstance(push.basic_auth_user, str) else None
+    query = gateway.query_endpoint(user)
     return {
-        "gatewayUrl": url,
+        "gatewayUrl": gateway.url,
         "gatewayUser": push.basic_auth_user,
         "gatewayPassword": pulumi.Output.secret(push.basic_auth_password),
+        "gatewayQueryPassword": pulumi.Output.secret(query.basic_auth_password),
     }
 
 
@@ -216,7 +241,7 @@ def gateway_network_policy(config: BundleConfig, gateway: GatewayDeployment) -> 
         config.server.kubernetes.namespace,
         gateway.pod_labels,
         peers,
-        constants.GATEWAY_PORT,
+        (constants.GATEWAY_PORT, constants.GATEWAY_GRPC_PORT),
         component="gateway",
     )
 
@@ -241,7 +266,7 @@ def deploy_kubernetes_server(config: BundleConfig, routes: Routes) -> ServerDepl
         query_per_tenant=component.endpoints.query_per_tenant,
         external_push=component.external_push,
         outputs={
-            **gateway_outputs(component.gateway_url, component.push),
+            **gateway_outputs(component.gateway, component.push),
             "pyroscopeUrl": component.url,
             **({"pyroscopeExternalUrl": component.external_push.url} if component.external_push else {}),
             "namespace": component.namespace,
