@@ -191,6 +191,15 @@ def test_mock_placeholders_read_as_known_after_apply(tmp_path: Path) -> None:
     assert "mock-image-" not in output and "sha256:000000" not in output
 
 
+def test_unknown_values_read_as_known_after_apply(tmp_path: Path) -> None:
+    base = write_render(
+        tmp_path / "base", [resource(CONFIGMAP, "c", {"data": {"a": "x"}, "id": "[unknown]"})]
+    )
+    head = write_render(tmp_path / "head", [resource(CONFIGMAP, "c", {"data": {"a": "y"}, "id": "other"})])
+    text = to_text(diff_dirs(base, head))
+    assert f"id: {KNOWN_AFTER_APPLY} -> other" in text
+
+
 # --- removals other stacks depend on --------------------------------------------------------
 
 
