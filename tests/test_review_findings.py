@@ -208,10 +208,21 @@ def test_removed_outputs_task_definitions_and_roles_warn(tmp_path: Path) -> None
     head = _render(tmp_path, "head", "staging", ["services[3].enabled=false", "services[4].enabled=false"])
     stack = _stack(base, head)
     joined = "\n".join(stack.warnings)
-    assert "task definition `payments-api` is removed" in joined
+    assert "task definition `payments-api` is removed from the stack" in joined
     assert "IAM role" in joined and "is removed" in joined
     assert any("stack output" in warning for warning in stack.warnings)
     assert "WARNING" in to_markdown(diff_dirs(base, head)) and "WARNING:" in to_text(diff_dirs(base, head))
+
+
+@pytest.mark.parametrize(("skip", "words"), [(True, "stays registered"), (False, "is deregistered")])
+def test_removed_task_definition_says_what_happens_to_its_revision(
+    tmp_path: Path, skip: bool, words: str
+) -> None:
+    task = resource("aws:ecs/taskDefinition:TaskDefinition", "api", {"family": "api", "skipDestroy": skip})
+    base = write_render(tmp_path / "base", [task])
+    head = write_render(tmp_path / "head", [])
+    (warning,) = _stack(base, head).warnings
+    assert words in warning
 
 
 # --- secrets: changed without a value -------------------------------------------------------

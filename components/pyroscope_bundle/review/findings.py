@@ -167,10 +167,17 @@ def removal_warnings(base: Render, head: Render) -> list[str]:
         resource = base.resources[key]
         if resource.type == TASK_DEFINITION:
             family = resource.inputs.get("family") or resource.name
-            warnings.append(
-                f"task definition `{family}` is removed: its revision is deregistered; ECS services "
-                "running it keep their tasks but cannot start new ones from it"
-            )
+            if resource.inputs.get("skipDestroy"):
+                fate = (
+                    "its revision stays registered (skipDestroy), but this stack no longer registers "
+                    "new ones; services keep running the last revision"
+                )
+            else:
+                fate = (
+                    "its revision is deregistered; ECS services running it keep their tasks but "
+                    "cannot start new ones from it"
+                )
+            warnings.append(f"task definition `{family}` is removed from the stack: {fate}")
         elif resource.type == IAM_ROLE:
             warnings.append(
                 f"IAM role `{resource.inputs.get('name') or resource.name}` is removed: tasks and "
