@@ -39,7 +39,7 @@ WARNING_MARK = "⚠️ WARNING"
 # Values only the engine or a provider knows, as the offline render's mocks make them up.
 # "[unknown]" is what the render writes for a value still unknown at the end of the program.
 _PLACEHOLDER = re.compile(
-    r"mock-[a-z]+-[0-9a-f]{12}|sha256:0{64}|:123456789012:|::123456789012:|^\[unknown\]$"
+    r"mock-[a-z]+-[0-9a-f]{12}|sha256:0{64}|:123456789012:|::123456789012:|^\[unknown\]\Z"
 )
 
 
