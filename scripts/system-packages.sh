@@ -7,6 +7,7 @@ set -euo pipefail
 packages=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || packages+=(nginx)
 command -v promtool >/dev/null 2>&1 || packages+=(prometheus)
+command -v wrk >/dev/null 2>&1 || packages+=(wrk)  # bench/gateway.py
 command -v javac >/dev/null 2>&1 || packages+=(openjdk-17-jdk-headless)
 command -v curl >/dev/null 2>&1 || packages+=(curl)
 [ ${#packages[@]} -eq 0 ] && exit 0

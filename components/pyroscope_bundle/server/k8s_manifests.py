@@ -396,6 +396,27 @@ def ingress_manifest(config: BundleConfig, service: str) -> dict[str, Any] | Non
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": _metadata(SERVER_NAME, config.server.kubernetes.namespace, labels(COMPONENT_SERVER)),
+        "metadata": _metadata(
+            SERVER_NAME,
+            config.server.kubernetes.namespace,
+            labels(COMPONENT_SERVER),
+            annotations=ingress_annotations(ingress.class_name, ingress.annotations),
+        ),
         "spec": spec,
     }
+
+
+# ingress-nginx's body limit (default 1m: large JFR pushes get 413) and its read timeout.
+INGRESS_NGINX_BODY_SIZE = "nginx.ingress.kubernetes.io/proxy-body-size"
+INGRESS_NGINX_READ_TIMEOUT = "nginx.ingress.kubernetes.io/proxy-read-timeout"
+
+
+def ingress_annotations(class_name: str | None, configured: Mapping[str, str]) -> dict[str, str]:
+    """The configured annotations; for the ingress-nginx class also a body limit matching the
+    gateway's ``client_max_body_size`` and its query timeout, unless configured."""
+    annotations: dict[str, str] = {}
+    if class_name == "nginx":
+        annotations[INGRESS_NGINX_BODY_SIZE] = constants.GATEWAY_MAX_BODY_SIZE
+        annotations[INGRESS_NGINX_READ_TIMEOUT] = "300"
+    annotations.update(configured)
+    return annotations
