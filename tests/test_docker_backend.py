@@ -178,6 +178,8 @@ def test_publish_address_host_port_and_names_follow_the_config():
         {
             "server": {
                 **DOCKER,
+                # Published beyond this host without the gateway: an explicit choice.
+                "gateway": {"allowUnauthenticated": True},
                 "docker": {
                     "publishAddress": "0.0.0.0",
                     "hostPort": 14040,
@@ -241,7 +243,12 @@ def config_of(server: dict[str, Any], **rest: Any) -> Any:
 def test_urls():
     assert internal_url() == "http://pyroscope:4040"
     assert host_url(config_of({}).server) == "http://127.0.0.1:4040"
-    specific = config_of({"docker": {"publishAddress": "10.1.2.3", "hostPort": 5000}}).server
+    specific = config_of(
+        {
+            "docker": {"publishAddress": "10.1.2.3", "hostPort": 5000},
+            "gateway": {"allowUnauthenticated": True},
+        }
+    ).server
     assert host_url(specific) == "http://10.1.2.3:5000"
     assert docker_options.host_address("0.0.0.0") == "127.0.0.1"
 

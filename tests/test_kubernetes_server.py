@@ -184,7 +184,7 @@ def test_staging_services_push_through_the_gateway(staging: Deployed) -> None:
 
 def test_without_the_gateway_services_reach_pyroscope_directly() -> None:
     config = stack_config("staging")
-    config["server"] = {**config["server"], "gateway": {"enabled": False}}
+    config["server"] = {**config["server"], "gateway": {"enabled": False, "allowUnauthenticated": True}}
     # Without the gateway nothing may expose Pyroscope to ECS (the loader refuses it).
     config["services"] = [s for s in config["services"] if s["platform"] != "ecs"]
     deployed = deploy_with(config, stack="staging", extra={"aws:region": "eu-west-1"})
@@ -217,7 +217,7 @@ def test_staging_datasource_secret_for_the_grafana_sidecar(staging: Deployed) ->
 
 def test_without_the_gateway_the_datasource_is_a_config_map_without_credentials() -> None:
     config = stack_config("staging")
-    config["server"] = {**config["server"], "gateway": {"enabled": False}}
+    config["server"] = {**config["server"], "gateway": {"enabled": False, "allowUnauthenticated": True}}
     # Without the gateway nothing may expose Pyroscope to ECS (the loader refuses it).
     config["services"] = [s for s in config["services"] if s["platform"] != "ecs"]
     deployed = deploy_with(config, stack="staging", extra={"aws:region": "eu-west-1"})

@@ -226,7 +226,7 @@ def test_probe_is_admitted_to_the_gateway(rendered: dict[str, Path]) -> None:
 
 def test_no_probe_without_the_gateway() -> None:
     config = stack_config("staging")
-    config["server"] = {**config["server"], "gateway": {"enabled": False}}
+    config["server"] = {**config["server"], "gateway": {"enabled": False, "allowUnauthenticated": True}}
     config["services"] = [s for s in config["services"] if s["platform"] != "ecs"]
     deployed = deploy_with(config, stack="staging", extra={"aws:region": "eu-west-1"})
     assert deployed.of_type("kubernetes:batch/v1:CronJob") == []

@@ -736,7 +736,12 @@ COLLISIONS: list[Case] = [
     ),
     (
         "same-host-port-any-address",
-        {"server": {"docker": {"hostPort": 3000, "publishAddress": "0.0.0.0"}}},
+        {
+            "server": {
+                "docker": {"hostPort": 3000, "publishAddress": "0.0.0.0"},
+                "gateway": {"allowUnauthenticated": True},
+            }
+        },
         {},
         "pyroscope:grafana.docker.hostPort",
         "cannot publish one port twice",

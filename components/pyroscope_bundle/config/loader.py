@@ -16,6 +16,7 @@ from pydantic_core import ErrorDetails
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.config.errors import ConfigError, Problem, key_path
+from pyroscope_bundle.config.exposure import check_exposure
 from pyroscope_bundle.config.model import BundleConfig, Service
 from pyroscope_bundle.config.routing import routing_problems
 from pyroscope_bundle.config.structure import check_structure
@@ -244,6 +245,7 @@ def cross_check(config: BundleConfig, project_root: Path | None = None) -> list[
 
     problems += check_structure(config)
     problems += routing_problems(config)
+    problems += check_exposure(config)
     problems += _check_target(config)
     problems += _check_services(config, project_root)
     problems += _check_tempo(config)
