@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pyroscope_bundle.render.command import RenderResult, render
 
+from tests.gateway_stack import Receiver, ensure_nginx, running_receiver
 from tests.harness import PROJECT_DIR, STACKS
 
 
@@ -22,3 +24,20 @@ def _render(base: Path, stack: str) -> Path:
     result: RenderResult = render(PROJECT_DIR, stack, out)
     assert result.counts["resources"] >= 0
     return out
+
+
+@pytest.fixture(scope="module")
+def nginx() -> str:
+    """Debian's nginx for the tests that run the generated gateway config for real."""
+    path, why = ensure_nginx()
+    if path is None:
+        print(f"skipping the real-nginx gateway tests: {why}")
+        pytest.skip(why)
+    return path
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    """A recording stand-in for Pyroscope behind the gateway."""
+    with running_receiver() as receiver:
+        yield receiver

@@ -25,10 +25,8 @@ from tests.gateway_stack import (
     Gateway,
     Receiver,
     decode_fields,
-    ensure_nginx,
     push_series,
     running_gateway,
-    running_receiver,
 )
 
 pytestmark = pytest.mark.slow
@@ -55,21 +53,6 @@ AGENT = textwrap.dedent(
     pyroscope.shutdown()
     """
 )
-
-
-@pytest.fixture(scope="module")
-def nginx() -> str:
-    path, why = ensure_nginx()
-    if path is None:
-        print(f"skipping the nginx gateway tests: {why}")
-        pytest.skip(why)
-    return path
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as receiver:
-        yield receiver
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ import pytest
 from pyroscope_bundle import constants
 from pyroscope_bundle.gateway.routes import COMPONENTS, OTLP_GRPC_EXPORT_PATH, ROUTES, Route
 
-from tests.gateway_stack import Gateway, Receiver, ensure_nginx, running_gateway, running_receiver
+from tests.gateway_stack import Gateway, Receiver, running_gateway, running_receiver
 
 pytestmark = pytest.mark.slow
 
@@ -104,21 +104,6 @@ def call(
         return int(response.status)
     finally:
         connection.close()
-
-
-@pytest.fixture(scope="module")
-def nginx() -> str:
-    path, why = ensure_nginx()
-    if path is None:
-        print(f"skipping the gateway role tests: {why}")
-        pytest.skip(why)
-    return path
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as receiver:
-        yield receiver
 
 
 @pytest.fixture(scope="module")
