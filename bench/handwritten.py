@@ -13,6 +13,7 @@ the cost of the bundle's component tree from the cost of the bundle's own code.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import pulumi
 import pulumi_kubernetes.apps.v1 as apps
 import pulumi_kubernetes.core.v1 as core
 import pulumi_kubernetes.networking.v1 as networking
+import pulumi_random as random
 from pulumi_aws import ecs, iam, secretsmanager
 
 SECRET_NAME = "pyroscope-profiler-credentials"
@@ -97,8 +99,16 @@ def program(project_root: Path) -> None:
     user = config.require("basicAuthUser")
     token = config.require_secret("authToken")
     services: list[dict[str, Any]] = config.require_object("services")
-    # Rolls the pods / starts a new task revision when the token changes.
-    token_hash = pulumi.Output.unsecret(token.apply(lambda t: hashlib.sha256(t.encode()).hexdigest()[:16]))
+    # Rolls the pods / starts a new task revision when the token changes: an HMAC under a key
+    # of the stack's own, so the plain value reveals nothing about the token.
+    key = random.RandomPassword("pyroscope-stack-key", length=64, special=False).result
+    token_hash = pulumi.Output.unsecret(
+        pulumi.Output.all(token, key).apply(
+            lambda v: hmac.new(v[1].encode(), b"rollout-hash\0" + v[0].encode(), hashlib.sha256).hexdigest()[
+                :16
+            ]
+        )
+    )
 
     kubernetes = [s for s in services if s["platform"] == "kubernetes"]
     secrets: dict[str, core.Secret] = {}

@@ -240,7 +240,7 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], deadline_s: float
     raise RuntimeError(f"nginx did not listen on {port} within {deadline_s}s")
 
 
-# The per-stack salt key of a test gateway (a RandomPassword in a real stack).
+# The stack key a test gateway salts with (a RandomPassword in a real stack: pyroscope_bundle.stack_key).
 TEST_SALT_KEY = "test-salt-key-0123456789"
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 from pulumi.runtime import rpc
-from pyroscope_bundle import constants
+from pyroscope_bundle import constants, stack_key
 from pyroscope_bundle.gateway.credentials import htpasswd_hash
 from pyroscope_bundle.grafana.docker import PROVISIONING_FILE, password_file
 from pyroscope_bundle.grafana.kubernetes import SECRET_DATA_KEY
@@ -55,7 +55,7 @@ def generated_query_password(user: str) -> str:
 def generated_hash(user: str, role: str = "push") -> str:
     """The {SSHA} entry the gateway gets: salted with the stack's salt key (gateway/credentials.py)."""
     password = generated_password(user) if role == "push" else generated_query_password(user)
-    key = placeholder("password", f"{CREDENTIALS}-salt-key")
+    key = placeholder("password", stack_key.RESOURCE_NAME)
     return htpasswd_hash(role, user, password, key, generated=True)
 
 
@@ -151,7 +151,7 @@ def test_one_generated_password_reaches_gateway_grafana_and_every_service(single
     assert sorted(r.name for r in single_user.of_type(RANDOM_PASSWORD)) == [
         f"{CREDENTIALS}-{user}",
         f"{CREDENTIALS}-{user}.query",
-        f"{CREDENTIALS}-salt-key",
+        stack_key.RESOURCE_NAME,
     ]
     password = generated_password(user)
     # Gateway: the salted hash of that same RandomPassword (push), and of Grafana's (query).

@@ -10,7 +10,7 @@ from typing import Any
 import bcrypt
 import pulumi
 import pytest
-from pyroscope_bundle import constants
+from pyroscope_bundle import constants, stack_key
 from pyroscope_bundle.config.loader import load_config
 from pyroscope_bundle.gateway import (
     GatewayCredentials,
@@ -278,13 +278,13 @@ def test_one_random_password_per_tenant_reaches_the_endpoints_as_a_secret() -> N
     deployed = _deploy("kubernetes", {"multitenancy": True, "tenants": ["team-a", "team-b"]})
     passwords = deployed.of_type("random:index/randomPassword:RandomPassword")
     assert sorted(p.name for p in passwords) == [
-        "pyroscope-gateway-credentials-salt-key",
         "pyroscope-gateway-credentials-team-a",
         "pyroscope-gateway-credentials-team-a.query",
         "pyroscope-gateway-credentials-team-b",
         "pyroscope-gateway-credentials-team-b.query",
+        stack_key.RESOURCE_NAME,
     ]
-    users = [p for p in passwords if not p.name.endswith("salt-key")]
+    users = [p for p in passwords if p.name != stack_key.RESOURCE_NAME]
     assert all(p.inputs["special"] is False and p.inputs["length"] == 32 for p in users)
     outputs, secret = deployed.run.outputs, deployed.run.secret_outputs
     assert outputs["password-team-a"] == placeholder("password", "pyroscope-gateway-credentials-team-a")
@@ -331,7 +331,7 @@ def test_docker_htpasswd_upload_is_secret_and_the_config_upload_is_plain() -> No
         "push",
         "pyroscope",
         placeholder("password", "pyroscope-gateway-credentials-pyroscope"),
-        placeholder("password", "pyroscope-gateway-credentials-salt-key"),
+        placeholder("password", stack_key.RESOURCE_NAME),
         generated=True,
     )
     secret_content = container.raw_inputs["uploads"][htpasswd]["content"]["value"]

@@ -71,7 +71,7 @@ def test_plain_mocks_that_echo_inputs_crash_the_gateway_credentials_the_kit_does
     assert "htpasswd" in result.secret_outputs
     passwords = result.of_type("random:index/randomPassword:RandomPassword")
     assert [r.name for r in passwords] == [
-        "gateway-salt-key",
+        "pyroscope-stack-key",
         "gateway-push",
         "gateway-grafana",
         "gateway-push.query",

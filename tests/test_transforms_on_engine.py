@@ -24,9 +24,9 @@ from pulumi.runtime.sync_await import _sync_await
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.render.mocks import BundleMocks, call_transform
 from pyroscope_bundle.render.runner import run_program
+from pyroscope_bundle.testing import rollout_hash
 from pyroscope_bundle.wiring.ecs import ecs_transform
 from pyroscope_bundle.wiring.kubernetes import kubernetes_transform
-from pyroscope_bundle.wiring.settings import credentials_hash_of
 
 TOKEN = "glc_engine_token"
 DB_PASSWORD = "hunter2-db-password"
@@ -142,9 +142,7 @@ def test_a_secret_env_value_is_wired_and_the_spec_stays_secret(update):
         "secretKeyRef": {"name": "pyroscope-profiler-credentials", "key": "password"}
     }
     template = rpc.unwrap_rpc_secret(result["spec"])["template"]
-    assert template["metadata"]["annotations"]["pyroscope-bundle/credentials-hash"] == credentials_hash_of(
-        TOKEN
-    )
+    assert template["metadata"]["annotations"]["pyroscope-bundle/credentials-hash"] == rollout_hash(TOKEN)
     assert not rpc.is_rpc_secret(result["metadata"])
     assert TOKEN not in json.dumps(result)
 
@@ -251,7 +249,7 @@ def test_secret_container_definitions_are_wired_and_stay_secret(update):
     environment = {entry["name"]: entry["value"] for entry in container["environment"]}
     assert environment["DB_PASSWORD"] == DB_PASSWORD
     assert environment["PYROSCOPE_APPLICATION_NAME"] == "payments-api"
-    assert environment["PYROSCOPE_BUNDLE_CREDENTIALS_HASH"] == credentials_hash_of(TOKEN)
+    assert environment["PYROSCOPE_BUNDLE_CREDENTIALS_HASH"] == rollout_hash(TOKEN)
     assert container["secrets"] == [
         {"name": "PYROSCOPE_BASIC_AUTH_PASSWORD", "valueFrom": f"{ARN}:password::"}
     ]

@@ -11,10 +11,10 @@ from pulumi.runtime.mocks import MockResourceArgs
 from pyroscope_bundle.render.mocks import BundleMocks
 from pyroscope_bundle.render.runner import run_program
 from pyroscope_bundle.render.writer import ecs_register_request
+from pyroscope_bundle.testing import rollout_hash
 from pyroscope_bundle.wiring.consumer import shared_profiling
 from pyroscope_bundle.wiring.ecs import resolved_env, secret_value_from, wire_container_definitions
 from pyroscope_bundle.wiring.kubernetes import KubernetesCredentials, wire_workload_spec
-from pyroscope_bundle.wiring.settings import credentials_hash_of
 
 TOKEN = "glc_shared_token_abcdef"
 SECRET_ARN = (
@@ -104,9 +104,7 @@ def test_consumer_stack_wires_its_services_from_the_stack_reference():
         "secretKeyRef": {"name": "pyroscope-profiler-credentials", "key": "password"}
     }
     assert env["PYROSCOPE_LABELS"] == "environment=shop-prod,service=orders,version=3.1.0"
-    assert template["metadata"]["annotations"]["pyroscope-bundle/credentials-hash"] == credentials_hash_of(
-        TOKEN
-    )
+    assert template["metadata"]["annotations"]["pyroscope-bundle/credentials-hash"] == rollout_hash(TOKEN)
     assert TOKEN not in json.dumps(deployment.inputs, default=str)
 
     attachment = records[("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "invoices-read-profiler")]
@@ -119,5 +117,5 @@ def test_consumer_stack_wires_its_services_from_the_stack_reference():
     ]
     environment = {e["name"]: e["value"] for e in container["environment"]}
     assert environment["PYROSCOPE_APPLICATION_NAME"] == "invoices"
-    assert environment["PYROSCOPE_BUNDLE_CREDENTIALS_HASH"] == credentials_hash_of(TOKEN)
+    assert environment["PYROSCOPE_BUNDLE_CREDENTIALS_HASH"] == rollout_hash(TOKEN)
     assert TOKEN not in json.dumps(container)

@@ -7,12 +7,12 @@ import json
 import pytest
 from pulumi.runtime import rpc
 from pyroscope_bundle.render.writer import ecs_register_request
-from pyroscope_bundle.wiring.settings import credentials_hash_of
+from pyroscope_bundle.testing import rollout_hash
 
 from tests.harness import Deployed, deploy_with
 
 TOKEN = "glc_eyJrIjoiZmFrZSJ9"
-TOKEN_HASH = credentials_hash_of(TOKEN)
+TOKEN_HASH = rollout_hash(TOKEN)
 CLOUD = {"kind": "grafana-cloud", "url": "https://profiles-prod-001.grafana.net", "basicAuthUser": "123456"}
 PATCH = "kubernetes:apps/v1:DeploymentPatch"
 TASK = "aws:ecs/taskDefinition:TaskDefinition"

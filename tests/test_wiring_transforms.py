@@ -15,9 +15,9 @@ import pytest
 from pulumi.runtime.sync_await import _sync_await
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.render.mocks import BundleMocks
+from pyroscope_bundle.testing import rollout_hash
 from pyroscope_bundle.wiring.ecs import ecs_transform
 from pyroscope_bundle.wiring.kubernetes import SecretKeyRef, kubernetes_transform
-from pyroscope_bundle.wiring.settings import credentials_hash_of
 
 TOKEN = "glc_transform_token"
 ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pyroscope/prod/profiler-credentials-AbCdEf"
@@ -114,7 +114,7 @@ def test_kubernetes_transform_wires_opted_in_workloads(engine):
     }
     annotations = spec["template"]["metadata"]["annotations"]
     rollout = annotations["pyroscope-bundle/credentials-hash"]
-    assert resolve(rollout) == credentials_hash_of(TOKEN) and not is_secret(rollout)
+    assert resolve(rollout) == rollout_hash(TOKEN) and not is_secret(rollout)
     assert result.props["metadata"] == props["metadata"]
     assert TOKEN not in json.dumps(spec, default=lambda _: "<output>")
 
@@ -167,7 +167,7 @@ def test_ecs_transform_wires_tagged_task_definitions(engine):
     assert environment["MODE"] == "live"
     assert environment["PYROSCOPE_APPLICATION_NAME"] == "payments-api"
     assert environment["PYROSCOPE_BASIC_AUTH_USER"] == "123456"
-    assert environment["PYROSCOPE_BUNDLE_CREDENTIALS_HASH"] == credentials_hash_of(TOKEN)
+    assert environment["PYROSCOPE_BUNDLE_CREDENTIALS_HASH"] == rollout_hash(TOKEN)
     assert container["secrets"] == [
         {"name": "PYROSCOPE_BASIC_AUTH_PASSWORD", "valueFrom": f"{ARN}:password::"}
     ]

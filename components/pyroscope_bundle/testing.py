@@ -25,14 +25,23 @@ from typing import Any
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockResourceArgs
 
-from pyroscope_bundle.render.mocks import FAKE_ACCOUNT_ID, FAKE_REGION, BundleMocks, RecordedResource
+from pyroscope_bundle import stack_key
+from pyroscope_bundle.render.mocks import (
+    FAKE_ACCOUNT_ID,
+    FAKE_REGION,
+    BundleMocks,
+    RecordedResource,
+    placeholder,
+)
 from pyroscope_bundle.render.runner import run_program
 from pyroscope_bundle.render.writer import ecs_register_request
 from pyroscope_bundle.wiring import names
+from pyroscope_bundle.wiring.settings import credentials_hash_of
 
 __all__ = [
     "FAKE_ACCOUNT_ID",
     "FAKE_REGION",
+    "MOCK_STACK_KEY",
     "SECRET_OUTPUTS",
     "Mocks",
     "RecordedResource",
@@ -40,6 +49,7 @@ __all__ = [
     "is_secret",
     "profiling_stack_outputs",
     "reveal",
+    "rollout_hash",
     "run",
     "task_definition_request",
 ]
@@ -47,6 +57,16 @@ __all__ = [
 STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
 # Outputs the profiling stack exports as secrets: a mocked StackReference hands them over as such.
 SECRET_OUTPUTS: frozenset[str] = frozenset({names.OUTPUT_BASIC_AUTH_PASSWORD})
+
+
+# The key :class:`Mocks` give the stack's RandomPassword (pyroscope_bundle.stack_key).
+MOCK_STACK_KEY: str = placeholder("password", stack_key.RESOURCE_NAME)
+
+
+def rollout_hash(password: str) -> str:
+    """The rollout hash a program run under :class:`Mocks` puts on pods and ECS tasks for
+    ``password`` (an HMAC under the stack's key, here the mocked one)."""
+    return credentials_hash_of(password, MOCK_STACK_KEY)
 
 
 def profiling_stack_outputs(

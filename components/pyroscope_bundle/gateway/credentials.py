@@ -10,9 +10,10 @@ Each password is a pulumi-random ``RandomPassword`` (generated once, kept in the
 unless one is given. The gateway only ever sees hashes. Generated passwords carry ~190 bits of
 entropy, so a slow hash buys nothing and costs ~100 ms of CPU per request: they get nginx's
 salted SHA-1 (``{SSHA}``, implemented in nginx itself, ``src/core/ngx_crypt.c``) with a salt
-derived from a per-stack random key, so re-runs never churn the htpasswd. A given password
-shorter than :data:`FAST_HASH_MIN_LENGTH` keeps bcrypt. Both stay Pulumi secrets: the htpasswd
-content is a secret Output and is only written into a Kubernetes Secret or a Docker upload.
+derived from the stack's key (:mod:`pyroscope_bundle.stack_key`), so re-runs never churn the
+htpasswd. A given password shorter than :data:`FAST_HASH_MIN_LENGTH` keeps bcrypt. Both stay
+Pulumi secrets: the htpasswd content is a secret Output and is only written into a
+Kubernetes Secret or a Docker upload.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +28,7 @@ import pulumi
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.gateway.routes import Role
+from pyroscope_bundle.stack_key import derive, stack_key
 
 # Letters and digits only: safe in env values, URLs and every SDK's config parser.
 PASSWORD_LENGTH = 32
@@ -65,9 +66,7 @@ def htpasswd_lines(hashes: Mapping[str, str]) -> str:
 
 def derived_salt(key: str, role: str, user: str) -> bytes:
     """A salt per stack, role and user: unique across stacks, stable across runs."""
-    return hmac.new(key.encode(), f"gateway-salt\0{role}\0{user}".encode(), hashlib.sha256).digest()[
-        :SALT_BYTES
-    ]
+    return derive(key, "gateway-salt", role, user)[:SALT_BYTES]
 
 
 def ssha(password: str, salt: bytes) -> str:
@@ -136,8 +135,8 @@ class GatewayCredentials(pulumi.ComponentResource):
         if unknown:
             raise ValueError(f"passwords given for unknown gateway users: {', '.join(unknown)}")
         child = pulumi.ResourceOptions(parent=self)
-        # The per-stack salt key: generated once, kept secret in the state.
-        key = random.RandomPassword(f"{name}-salt-key", length=64, special=False, opts=child).result
+        # The stack's key: generated once, kept secret in the state, shared with the rollout hash.
+        key = stack_key()
 
         def make(role: Role, user: str, resource_name: str) -> GatewayUser:
             if role == "push" and user in given:

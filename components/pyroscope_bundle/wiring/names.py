@@ -10,7 +10,7 @@ PROFILED_LABEL: Final = f"{PREFIX}/profiled"  # "true": `kubectl get pods -l pyr
 SERVICE_LABEL: Final = f"{PREFIX}/service"
 RUNTIME_LABEL: Final = f"{PREFIX}/runtime"
 APPLICATION_ANNOTATION: Final = f"{PREFIX}/application-name"
-# sha256 prefix of the token: changes the pod template (a rollout) exactly when the token does.
+# HMAC of the token under the stack's key: changes the pod template (a rollout) exactly when the token does.
 CREDENTIALS_HASH_ANNOTATION: Final = f"{PREFIX}/credentials-hash"
 # Where an injected agent comes from ("copied from <image>", "downloaded from <url> (sha256 ...)").
 AGENT_SOURCE_ANNOTATION: Final = f"{PREFIX}/agent-source"

@@ -7,7 +7,6 @@ Built by pure functions from the validated config, the service and the resolved 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -17,7 +16,11 @@ from pyroscope_bundle_runtime import contract
 from pyroscope_bundle import constants
 from pyroscope_bundle.config import BundleConfig, Service
 from pyroscope_bundle.endpoints import Endpoint
+from pyroscope_bundle.stack_key import derive, stack_key
 from pyroscope_bundle.wiring.agents import AgentInjection, injected_java_agent_path, injection_for
+
+# The HMAC purpose label of the rollout hash (the gateway's salts use another).
+ROLLOUT_HASH_PURPOSE = "rollout-hash"
 
 
 @dataclass(frozen=True)
@@ -156,18 +159,27 @@ def is_wired(config: BundleConfig, service: Service) -> bool:
     return config.target.enabled and service.enabled
 
 
-def credentials_hash_of(password: str) -> str:
-    """First 16 hex digits of sha256(password).
+def credentials_hash_of(password: str, key: str) -> str:
+    """HMAC-SHA256 of ``password`` under the stack's key, first 16 hex digits: the rollout trigger.
 
-    Not secret: for a high-entropy token (Grafana Cloud access policy tokens, the generated
-    gateway passwords) 64 bits of a hash reveal nothing usable; it only tells Kubernetes and ECS
-    that the token changed. Do not use low-entropy passwords (they could be guessed from it).
+    Not secret, so the pod annotation / ECS variable shows in diffs when the password changes.
+    Without the key (a secret kept in the stack state, :mod:`pyroscope_bundle.stack_key`) it
+    cannot be used to test guesses of the password offline, and the same password gives
+    unrelated values in two stacks.
     """
-    return hashlib.sha256(password.encode()).hexdigest()[: contract.CREDENTIALS_HASH_LENGTH]
+    return derive(key, ROLLOUT_HASH_PURPOSE, password).hex()[: contract.CREDENTIALS_HASH_LENGTH]
 
 
-def credentials_hash(password: pulumi.Output[str] | None) -> pulumi.Output[str] | None:
-    """The rollout trigger for ``password``: a plain (unsecret) Output, see :func:`credentials_hash_of`."""
+def credentials_hash(
+    password: pulumi.Output[str] | None, key: pulumi.Input[str] | None = None
+) -> pulumi.Output[str] | None:
+    """The rollout trigger for ``password``: a plain (unsecret) Output, see :func:`credentials_hash_of`.
+
+    ``key``: this stack's key unless given (:func:`~pyroscope_bundle.stack_key.stack_key`).
+    """
     if password is None:
         return None
-    return pulumi.Output.unsecret(pulumi.Output.from_input(password).apply(credentials_hash_of))
+    hashed = pulumi.Output.all(password, key if key is not None else stack_key()).apply(
+        lambda args: credentials_hash_of(args[0], args[1])
+    )
+    return pulumi.Output.unsecret(hashed)

@@ -19,7 +19,6 @@ import pulumi
 import pytest
 import yaml
 from pyroscope_bundle import testing
-from pyroscope_bundle.wiring.settings import credentials_hash_of
 
 EXAMPLE = Path(__file__).resolve().parents[1]
 PROFILING_STACK = "acme/pyroscope/production"
@@ -79,7 +78,7 @@ def test_deployment_gets_the_env_and_the_password_by_secret_key_ref(authenticate
     }
     template = deployment.inputs["spec"]["template"]
     assert template["metadata"]["labels"]["pyroscope-bundle/profiled"] == "true"
-    assert template["metadata"]["annotations"]["pyroscope-bundle/credentials-hash"] == credentials_hash_of(
+    assert template["metadata"]["annotations"]["pyroscope-bundle/credentials-hash"] == testing.rollout_hash(
         TOKEN
     )
     assert TOKEN not in json.dumps(testing.reveal(deployment.inputs), default=str)
@@ -108,7 +107,7 @@ def test_task_definition_gets_the_env_and_the_password_by_value_from(authenticat
     assert environment["PYROSCOPE_SERVER_ADDRESS"] == EXTERNAL
     assert environment["PYROSCOPE_BASIC_AUTH_USER"] == "push"
     assert environment["PYROSCOPE_APPLICATION_NAME"] == "invoices"
-    assert environment["PYROSCOPE_BUNDLE_CREDENTIALS_HASH"] == credentials_hash_of(TOKEN)
+    assert environment["PYROSCOPE_BUNDLE_CREDENTIALS_HASH"] == testing.rollout_hash(TOKEN)
     assert "PYROSCOPE_BASIC_AUTH_PASSWORD" not in environment
     assert TOKEN not in json.dumps(testing.reveal(task.inputs))
 
