@@ -7,7 +7,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from pyroscope_bundle import constants
+from pyroscope_bundle import addresses, constants
+from pyroscope_bundle import kube_manifests as kube
 from pyroscope_bundle.config import BundleConfig, load_config
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.grafana.kubernetes import DATA_KEY, sidecar_config_map
@@ -42,17 +43,22 @@ def all_objects(config: BundleConfig) -> list[dict[str, Any]]:
     namespace = server.kubernetes.namespace
     text = pyroscope_config_yaml(server)
     objects = [
-        manifests.namespace_manifest(namespace),
-        manifests.service_account_manifest(manifests.SERVER_NAME, namespace, manifests.COMPONENT_SERVER),
+        kube.namespace_manifest(namespace),
+        kube.service_account_manifest(manifests.SERVER_NAME, namespace, kube.COMPONENT_SERVER),
         manifests.pyroscope_config_map(namespace, text),
         manifests.statefulset_manifest(server, namespace, text),
         manifests.service_manifest(namespace),
         manifests.service_manifest(namespace, headless=True),
         manifests.pdb_manifest(namespace),
-        manifests.network_policy_manifest(
-            "pyroscope", namespace, manifests.selector_labels("server"), manifests.client_peers(config), 4040
+        kube.network_policy_manifest(
+            "pyroscope",
+            namespace,
+            kube.selector_labels("server"),
+            manifests.client_peers(config),
+            4040,
+            component="server",
         ),
-        sidecar_config_map(config, Endpoint(url=manifests.in_cluster_url("pyroscope", namespace))),
+        sidecar_config_map(config, Endpoint(url=addresses.in_cluster_url("pyroscope", namespace))),
     ]
     ingress = manifests.ingress_manifest(config, manifests.SERVER_NAME)
     if ingress is not None:
@@ -161,7 +167,7 @@ def test_pod_security_meets_restricted() -> None:
     assert security["allowPrivilegeEscalation"] is False
     assert security["readOnlyRootFilesystem"] is True
     assert security["capabilities"] == {"drop": ["ALL"]}
-    account = manifests.service_account_manifest("pyroscope", "pyroscope", "server")
+    account = kube.service_account_manifest("pyroscope", "pyroscope", "server")
     assert account["automountServiceAccountToken"] is False
 
 
@@ -244,12 +250,17 @@ def test_network_policy_admits_service_grafana_and_allow_from_namespaces_only() 
         ],
         grafana={"sidecar": {"namespace": "grafana"}},
     )
-    policy = manifests.network_policy_manifest(
-        "pyroscope", "pyroscope", manifests.selector_labels("server"), manifests.client_peers(config), 4040
+    policy = kube.network_policy_manifest(
+        "pyroscope",
+        "pyroscope",
+        kube.selector_labels("server"),
+        manifests.client_peers(config),
+        4040,
+        component="server",
     )
     spec = policy["spec"]
     assert spec["policyTypes"] == ["Ingress"]
-    assert spec["podSelector"]["matchLabels"] == manifests.selector_labels("server")
+    assert spec["podSelector"]["matchLabels"] == kube.selector_labels("server")
     [rule] = spec["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": 4040}]
     assert rule["from"] == [
@@ -273,20 +284,18 @@ def test_services_sending_elsewhere_are_not_admitted() -> None:
 
 
 def test_no_peers_means_deny_all() -> None:
-    policy = manifests.network_policy_manifest("p", "pyroscope", {"a": "b"}, [], 4040)
+    policy = kube.network_policy_manifest("p", "pyroscope", {"a": "b"}, [], 4040, component="server")
     assert policy["spec"]["ingress"] == []
     assert policy["spec"]["policyTypes"] == ["Ingress"]
 
 
 def test_whole_namespace_peer_absorbs_label_restricted_ones() -> None:
-    peers = manifests.dedupe_peers(
-        [manifests.Peer("a", {"x": "y"}), manifests.Peer("a"), manifests.Peer("a")]
-    )
-    assert peers == [manifests.Peer("a")]
+    peers = kube.dedupe_peers([kube.Peer("a", {"x": "y"}), kube.Peer("a"), kube.Peer("a")])
+    assert peers == [kube.Peer("a")]
 
 
 def test_created_namespace_enforces_restricted_pod_security() -> None:
-    namespace = manifests.namespace_manifest("pyroscope")
+    namespace = kube.namespace_manifest("pyroscope")
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
@@ -309,12 +318,12 @@ def test_ingress_is_off_by_default_and_routes_to_the_service_when_on() -> None:
 
 
 def test_in_cluster_url() -> None:
-    assert manifests.in_cluster_url("pyroscope", "obs") == "http://pyroscope.obs.svc.cluster.local:4040"
+    assert addresses.in_cluster_url("pyroscope", "obs") == "http://pyroscope.obs.svc.cluster.local:4040"
 
 
 def test_sidecar_config_map_is_labelled_and_holds_the_provisioning_file() -> None:
     config = make_config(grafana={"sidecar": {"namespace": "grafana", "label": "my_ds", "labelValue": "yes"}})
-    url = manifests.in_cluster_url("pyroscope", "pyroscope")
+    url = addresses.in_cluster_url("pyroscope", "pyroscope")
     config_map = sidecar_config_map(config, Endpoint(url=url))
     assert config_map["metadata"]["namespace"] == "grafana"
     assert config_map["metadata"]["labels"]["my_ds"] == "yes"

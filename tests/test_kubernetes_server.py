@@ -15,11 +15,11 @@ import pytest
 import yaml
 from pulumi.runtime import rpc
 from pyroscope_bundle import constants
+from pyroscope_bundle import kube_manifests as kube
 from pyroscope_bundle.config import load_config
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.grafana.kubernetes import DATA_KEY, SECRET_DATA_KEY, SidecarDatasource
 from pyroscope_bundle.render.runner import run_program
-from pyroscope_bundle.server import k8s_manifests as manifests
 
 from tests.harness import Deployed, Registered, deploy_with
 from tests.test_kubernetes_manifests import KUBERNETES_VERSION
@@ -123,7 +123,7 @@ def admitted(rule: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
     ]
 
 
-SERVER_PODS = manifests.selector_labels(manifests.COMPONENT_SERVER)
+SERVER_PODS = kube.selector_labels(kube.COMPONENT_SERVER)
 GATEWAY_PODS = {
     "app.kubernetes.io/component": "gateway",
     "app.kubernetes.io/instance": "pyroscope-gateway",

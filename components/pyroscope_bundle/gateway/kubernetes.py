@@ -16,11 +16,12 @@ from typing import Any
 import pulumi
 
 from pyroscope_bundle import constants
+from pyroscope_bundle.addresses import in_cluster_url
 from pyroscope_bundle.gateway.common import GatewayDeployment, GatewaySettings, gateway_labels
 from pyroscope_bundle.gateway.credentials import GatewayCredentials
 from pyroscope_bundle.gateway.nginx import NginxSettings, render_nginx_conf
 from pyroscope_bundle.gateway.routes import Component
-from pyroscope_bundle.server.k8s_manifests import HTTP_PORT_NAME, in_cluster_url
+from pyroscope_bundle.kube_manifests import HTTP_PORT_NAME
 
 # Clients reach the gateway on Pyroscope's usual port; nginx listens on its unprivileged one.
 GATEWAY_SERVICE_PORT = constants.PYROSCOPE_HTTP_PORT
@@ -179,7 +180,7 @@ def gateway_service_spec(name: str) -> dict[str, Any]:
     return {
         "type": "ClusterIP",
         "selector": gateway_labels(name),
-        # The port name the Ingress backend refers to (k8s_manifests.ingress_manifest).
+        # The port name the Ingress backend refers to (server/k8s_manifests.py ingress_manifest).
         "ports": [
             {
                 "name": HTTP_PORT_NAME,

@@ -16,6 +16,7 @@ from pulumi_kubernetes.batch import v1 as batch_v1
 from pulumi_kubernetes.core import v1 as core_v1
 from pulumi_kubernetes.networking import v1 as networking_v1
 
+from pyroscope_bundle import kube_manifests as kube
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
 from pyroscope_bundle.monitoring import probe as probe_specs
@@ -23,7 +24,6 @@ from pyroscope_bundle.monitoring.alerts import prometheus_rule_manifest
 from pyroscope_bundle.monitoring.dashboard import dashboard_json
 from pyroscope_bundle.monitoring.names import DASHBOARD_FILE, DASHBOARD_NAME, PROBE_NAME
 from pyroscope_bundle.monitoring.scrape import metrics_network_policy, pod_monitor_manifest
-from pyroscope_bundle.server import k8s_manifests as manifests
 
 TYPE_TOKEN = "pyroscope-bundle:monitoring:Monitoring"
 
@@ -37,7 +37,7 @@ def dashboard_config_map(config: BundleConfig) -> dict[str, Any]:
             "name": DASHBOARD_NAME,
             "namespace": config.grafana.sidecar.namespace,
             "labels": {
-                **manifests.labels("dashboard"),
+                **kube.labels("dashboard"),
                 # The Grafana chart's dashboards sidecar (sidecar.dashboards.label / labelValue).
                 config.monitoring.dashboard.sidecar_label: config.monitoring.dashboard.sidecar_label_value,
             },
@@ -122,7 +122,7 @@ def register_probe(
     endpoints the gateway hands out for services and for Grafana), never with anything more.
     """
     namespace = config.server.kubernetes.namespace
-    account = manifests.service_account_manifest(PROBE_NAME, namespace, probe_specs.COMPONENT_PROBE)
+    account = kube.service_account_manifest(PROBE_NAME, namespace, probe_specs.COMPONENT_PROBE)
     core_v1.ServiceAccount(
         f"{PROBE_NAME}-serviceaccount",
         metadata=account["metadata"],

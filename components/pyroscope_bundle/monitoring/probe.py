@@ -22,13 +22,14 @@ import base64
 from typing import Any
 
 from pyroscope_bundle import constants
+from pyroscope_bundle import kube_manifests as kube
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.monitoring.names import PROBE_NAME, PROBE_PROFILE_CONFIG_MAP
 from pyroscope_bundle.placement import image_ref, pod_placement
 from pyroscope_bundle.server import k8s_manifests as manifests
 from pyroscope_bundle.smoke import build_pprof
 
-COMPONENT_PROBE = "probe"
+COMPONENT_PROBE = kube.COMPONENT_PROBE
 CREDENTIALS_SECRET = "pyroscope-probe-credentials"
 PUSH_PASSWORD_KEY = "push-password"
 READ_PASSWORD_KEY = "read-password"
@@ -51,12 +52,12 @@ def probe_profile() -> bytes:
 
 
 def probe_labels() -> dict[str, str]:
-    return manifests.labels(COMPONENT_PROBE)
+    return kube.labels(COMPONENT_PROBE)
 
 
 def probe_pod_labels() -> dict[str, str]:
     """What the gateway's NetworkPolicy admits the probe by."""
-    return manifests.selector_labels(COMPONENT_PROBE)
+    return kube.selector_labels(COMPONENT_PROBE)
 
 
 def profile_config_map(config: BundleConfig) -> dict[str, Any]:
@@ -92,7 +93,7 @@ def _container(config: BundleConfig, name: str, args: list[str], env: list[dict[
         "args": args,
         "env": env,
         "resources": RESOURCES,
-        "securityContext": manifests.container_security_context(),
+        "securityContext": kube.container_security_context(),
         "volumeMounts": [{"name": "profile", "mountPath": PROFILE_DIR, "readOnly": True}],
     }
 

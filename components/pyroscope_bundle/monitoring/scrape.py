@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from pyroscope_bundle import constants
+from pyroscope_bundle import kube_manifests as kube
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.monitoring.names import PODMONITOR_NAME, monitoring_labels
-from pyroscope_bundle.server import k8s_manifests as manifests
 
 # Port names of the Pyroscope containers: the bundle's StatefulSet, and the chart's pods
 # (operations/pyroscope/helm/pyroscope values.yaml `service.port_name`, chart 2.2.1).
-SINGLE_BINARY_PORT = manifests.HTTP_PORT_NAME
+SINGLE_BINARY_PORT = kube.HTTP_PORT_NAME
 CHART_PORT = "http2"
 METRICS_PATH = "/metrics"
 
@@ -30,7 +30,7 @@ def pod_selector(config: BundleConfig) -> dict[str, str]:
         from pyroscope_bundle.server.helm import CHART_POD_LABELS
 
         return dict(CHART_POD_LABELS)
-    return manifests.selector_labels(manifests.COMPONENT_SERVER)
+    return kube.selector_labels(kube.COMPONENT_SERVER)
 
 
 def pod_monitor_manifest(config: BundleConfig) -> dict[str, Any]:
@@ -60,17 +60,17 @@ def pod_monitor_manifest(config: BundleConfig) -> dict[str, Any]:
     }
 
 
-def prometheus_peer(config: BundleConfig) -> manifests.Peer:
+def prometheus_peer(config: BundleConfig) -> kube.Peer:
     """Who scrapes: the Prometheus pods of the monitoring namespace."""
     monitoring = config.monitoring
-    return manifests.Peer(monitoring.namespace, dict(monitoring.prometheus_pod_labels))
+    return kube.Peer(monitoring.namespace, dict(monitoring.prometheus_pod_labels))
 
 
 def metrics_network_policy(config: BundleConfig) -> dict[str, Any]:
     """An additional NetworkPolicy (policies add up) admitting only Prometheus's pods to the
     Pyroscope pods' HTTP port; the server's own policy stays "gateway only"."""
 
-    return manifests.network_policy_manifest(
+    return kube.network_policy_manifest(
         "pyroscope-metrics",
         config.server.kubernetes.namespace,
         pod_selector(config),

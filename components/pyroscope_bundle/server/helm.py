@@ -20,7 +20,8 @@ from pulumi_kubernetes.core import v1 as core_v1
 from pulumi_kubernetes.helm import v4 as helm_v4
 from pulumi_kubernetes.networking import v1 as networking_v1
 
-from pyroscope_bundle import constants
+from pyroscope_bundle import addresses, constants
+from pyroscope_bundle import kube_manifests as kube
 from pyroscope_bundle.config import BundleConfig, ConfigError
 from pyroscope_bundle.config.errors import Problem, key_path
 from pyroscope_bundle.config.routing import Routes
@@ -28,7 +29,7 @@ from pyroscope_bundle.endpoints import ServerDeployment, server_endpoints
 from pyroscope_bundle.gateway.routes import COMPONENTS, Component
 from pyroscope_bundle.placement import pod_placement
 from pyroscope_bundle.server import k8s_manifests as manifests
-from pyroscope_bundle.server.kubernetes import (
+from pyroscope_bundle.server.k8s_common import (
     data_options,
     deploy_gateway,
     gateway_outputs,
@@ -93,7 +94,7 @@ def gateway_component_upstreams(namespace: str) -> dict[Component, str]:
 
 
 def component_url(component: str, namespace: str) -> str:
-    return manifests.in_cluster_url(f"{RELEASE}-{component}", namespace)
+    return addresses.in_cluster_url(f"{RELEASE}-{component}", namespace)
 
 
 def s3_endpoint(region: str) -> str:
@@ -208,7 +209,7 @@ def helm_values(
             for name, cpu in COMPONENT_CPU_LIMITS.items()
         },
         "podSecurityContext": manifests.pod_security_context(),
-        "securityContext": manifests.container_security_context(),
+        "securityContext": kube.container_security_context(),
         # Writable scratch for the read-only root filesystem (compaction-worker temp files).
         "extraVolumes": [{"name": manifests.TMP_VOLUME, "emptyDir": {}}],
         "extraVolumeMounts": [{"name": manifests.TMP_VOLUME, "mountPath": constants.PYROSCOPE_TMP_DIR}],
@@ -381,7 +382,7 @@ class HelmPyroscope(pulumi.ComponentResource):
                 metadata={
                     "name": CREDENTIALS_SECRET,
                     "namespace": namespace,
-                    "labels": manifests.labels("object-storage", RELEASE),
+                    "labels": kube.labels("object-storage", RELEASE),
                 },
                 type="Opaque",
                 string_data={CREDENTIALS_KEY: shared_file},
@@ -393,12 +394,13 @@ class HelmPyroscope(pulumi.ComponentResource):
         gateway = deploy_gateway(
             config, routes, self, in_namespace, component_upstreams=gateway_component_upstreams(namespace)
         )
-        policy = manifests.network_policy_manifest(
+        policy = kube.network_policy_manifest(
             RELEASE,
             namespace,
             CHART_POD_LABELS,
             pyroscope_peers(config, gateway),
             constants.PYROSCOPE_HTTP_PORT,
+            component=kube.COMPONENT_SERVER,
             allow_same_namespace=True,
         )
         networking_v1.NetworkPolicy(

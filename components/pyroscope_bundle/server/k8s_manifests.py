@@ -1,20 +1,33 @@
-"""Kubernetes objects for Pyroscope in single-binary mode, as plain dicts in API (camelCase) form.
+"""Kubernetes objects of Pyroscope itself, as plain dicts in API (camelCase) form.
 
+The single binary's ConfigMap, StatefulSet, Services and PDB, and what both server modes share:
+the Pyroscope image's pod security context, who may reach the server (``client_peers``) and the
+Ingress. Generic objects (labels, ServiceAccount, NetworkPolicy, ...) are in ``kube_manifests.py``.
 Pure functions of the configuration: what they return is exactly what is applied (pulumi-kubernetes
 passes camelCase dicts through unchanged), so tests and ``kubernetes-validate`` check the same
-objects the cluster gets. The Pulumi component in ``server/kubernetes.py`` only registers them.
+objects the cluster gets. ``server/kubernetes.py`` and ``server/k8s_common.py`` register them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.config.model import BundleConfig, Server
+from pyroscope_bundle.kube_manifests import (
+    COMPONENT_SERVER,
+    HTTP_PORT_NAME,
+    Peer,
+    config_map_manifest,
+    container_security_context,
+    dedupe_peers,
+    labels,
+    metadata,
+    selector_labels,
+)
 from pyroscope_bundle.placement import image_ref, pod_placement
 
 # Names of the objects (deterministic: reviewers read them in the render).
@@ -24,10 +37,8 @@ CONFIG_SUFFIX = "-config"
 DATA_VOLUME = "data"
 CONFIG_VOLUME = "config"
 TMP_VOLUME = "tmp"
-HTTP_PORT_NAME = "http"
 CONFIG_KEY = posixpath.basename(constants.PYROSCOPE_CONFIG_PATH)
 CHECKSUM_ANNOTATION = "checksum/config"
-COMPONENT_SERVER = "server"
 # A config change needs a restart: the pod template carries the config's hash.
 
 # Probes. Pyroscope's /ready answers 503 until every module (ring, metastore raft) is up, which
@@ -40,82 +51,8 @@ READINESS_PROBE = {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold":
 TERMINATION_GRACE_SECONDS = 300
 
 
-@dataclass(frozen=True)
-class Peer:
-    """Who may reach a port: every pod of ``namespace``, or only those with ``pod_labels``."""
-
-    namespace: str
-    pod_labels: Mapping[str, str] = field(default_factory=dict)
-
-
-def labels(component: str, instance: str = SERVER_NAME) -> dict[str, str]:
-    """Recommended labels on every object the bundle creates."""
-    return {
-        constants.LABEL_NAME: "pyroscope",
-        constants.LABEL_INSTANCE: instance,
-        constants.LABEL_COMPONENT: component,
-        constants.LABEL_MANAGED_BY: constants.MANAGED_BY,
-    }
-
-
-def selector_labels(component: str, instance: str = SERVER_NAME) -> dict[str, str]:
-    """The immutable subset used in selectors (managed-by may change without a re-create)."""
-    return {
-        key: value for key, value in labels(component, instance).items() if key != constants.LABEL_MANAGED_BY
-    }
-
-
-def _metadata(
-    name: str, namespace: str | None, object_labels: Mapping[str, str], **extra: Any
-) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": name, "labels": dict(object_labels)}
-    if namespace is not None:
-        metadata["namespace"] = namespace
-    metadata.update({key: value for key, value in extra.items() if value})
-    return metadata
-
-
-def in_cluster_url(service: str, namespace: str, port: int = constants.PYROSCOPE_HTTP_PORT) -> str:
-    """The Service's cluster-internal address, resolvable from every namespace."""
-    return f"http://{service}.{namespace}.{constants.KUBERNETES_SERVICE_DOMAIN}:{port}"
-
-
 def config_checksum(config_yaml: str) -> str:
     return hashlib.sha256(config_yaml.encode()).hexdigest()
-
-
-def namespace_manifest(name: str) -> dict[str, Any]:
-    """A namespace that only admits pods meeting the ``restricted`` Pod Security Standard."""
-    level = constants.POD_SECURITY_LEVEL
-    namespace_labels = {
-        constants.LABEL_MANAGED_BY: constants.MANAGED_BY,
-        "pod-security.kubernetes.io/enforce": level,
-        "pod-security.kubernetes.io/enforce-version": "latest",
-        "pod-security.kubernetes.io/audit": level,
-        "pod-security.kubernetes.io/warn": level,
-    }
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": namespace_labels}}
-
-
-def service_account_manifest(
-    name: str, namespace: str, component: str, annotations: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """An own ServiceAccount whose token is never mounted (Pyroscope needs no API access)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": _metadata(name, namespace, labels(component), annotations=dict(annotations or {})),
-        "automountServiceAccountToken": False,
-    }
-
-
-def config_map_manifest(name: str, namespace: str, component: str, data: Mapping[str, str]) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": _metadata(name, namespace, labels(component)),
-        "data": dict(data),
-    }
 
 
 def pyroscope_config_map(namespace: str, config_yaml: str) -> dict[str, Any]:
@@ -146,16 +83,6 @@ def pod_security_context() -> dict[str, Any]:
         # Skip the recursive chown of a large volume on every start once ownership is right.
         "fsGroupChangePolicy": "OnRootMismatch",
         "runAsNonRoot": True,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
-
-
-def container_security_context() -> dict[str, Any]:
-    return {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
 
@@ -210,7 +137,7 @@ def statefulset_manifest(server: Server, namespace: str, config_yaml: str) -> di
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": _metadata(SERVER_NAME, namespace, labels(component)),
+        "metadata": metadata(SERVER_NAME, namespace, labels(component)),
         "spec": {
             # Single binary on a ReadWriteOnce volume: exactly one replica (scale out = microservices).
             "replicas": 1,
@@ -259,7 +186,7 @@ def service_manifest(namespace: str, *, headless: bool = False) -> dict[str, Any
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": _metadata(name, namespace, labels(COMPONENT_SERVER)),
+        "metadata": metadata(name, namespace, labels(COMPONENT_SERVER)),
         "spec": spec,
     }
 
@@ -273,68 +200,8 @@ def pdb_manifest(namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": _metadata(SERVER_NAME, namespace, labels(COMPONENT_SERVER)),
+        "metadata": metadata(SERVER_NAME, namespace, labels(COMPONENT_SERVER)),
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(COMPONENT_SERVER)}},
-    }
-
-
-def _peer(peer: Peer) -> dict[str, Any]:
-    selected: dict[str, Any] = {
-        "namespaceSelector": {"matchLabels": {constants.NAMESPACE_NAME_LABEL: peer.namespace}}
-    }
-    if peer.pod_labels:
-        selected["podSelector"] = {"matchLabels": dict(sorted(peer.pod_labels.items()))}
-    return selected
-
-
-def dedupe_peers(peers: Iterable[Peer]) -> list[Peer]:
-    """Sorted, without duplicates; a whole-namespace peer makes label-restricted ones redundant."""
-    whole = {peer.namespace for peer in peers if not peer.pod_labels}
-    unique: dict[tuple[str, tuple[tuple[str, str], ...]], Peer] = {}
-    for peer in peers:
-        if peer.pod_labels and peer.namespace in whole:
-            continue
-        unique[(peer.namespace, tuple(sorted(peer.pod_labels.items())))] = peer
-    return [unique[key] for key in sorted(unique)]
-
-
-def network_policy_manifest(
-    name: str,
-    namespace: str,
-    pod_selector: Mapping[str, str],
-    peers: Iterable[Peer],
-    port: int | Sequence[int],
-    *,
-    allow_same_namespace: bool = False,
-    allow_own_pods: bool = False,
-    component: str = COMPONENT_SERVER,
-) -> dict[str, Any]:
-    """Admit TCP ``port`` only from ``peers``; everything else to the selected pods is denied.
-
-    A pod selected by any NetworkPolicy with ``Ingress`` in ``policyTypes`` drops all ingress not
-    admitted by some policy, so an empty peer list means "nobody". ``allow_same_namespace``
-    admits every port from pods of the same namespace (microservices talk gRPC/memberlist/raft);
-    ``allow_own_pods`` every port from the selected pods themselves (a single binary dials its
-    own ring address, the pod IP, whether or not the CNI counts that as pod-to-self traffic).
-    """
-    rules: list[dict[str, Any]] = []
-    selected_peers = [_peer(peer) for peer in dedupe_peers(list(peers))]
-    if selected_peers:
-        ports = [port] if isinstance(port, int) else list(port)
-        rules.append({"from": selected_peers, "ports": [{"protocol": "TCP", "port": p} for p in ports]})
-    if allow_same_namespace:
-        rules.append({"from": [{"podSelector": {}}]})
-    elif allow_own_pods:
-        rules.append({"from": [{"podSelector": {"matchLabels": dict(pod_selector)}}]})
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": _metadata(name, namespace, labels(component)),
-        "spec": {
-            "podSelector": {"matchLabels": dict(pod_selector)},
-            "policyTypes": ["Ingress"],
-            "ingress": rules,
-        },
     }
 
 
@@ -358,14 +225,6 @@ def client_peers(config: BundleConfig) -> list[Peer]:
 
 def grafana_peer(config: BundleConfig) -> Peer:
     return Peer(config.grafana.sidecar.namespace)
-
-
-def ingress_url(config: BundleConfig) -> str | None:
-    """The Ingress address clients outside the cluster use (https when a TLS secret is set)."""
-    ingress = config.server.kubernetes.ingress
-    if not ingress.enabled or not ingress.host:
-        return None
-    return f"{'https' if ingress.tls_secret_name else 'http'}://{ingress.host}"
 
 
 def ingress_manifest(config: BundleConfig, service: str) -> dict[str, Any] | None:
@@ -396,7 +255,7 @@ def ingress_manifest(config: BundleConfig, service: str) -> dict[str, Any] | Non
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": _metadata(
+        "metadata": metadata(
             SERVER_NAME,
             config.server.kubernetes.namespace,
             labels(COMPONENT_SERVER),

@@ -1,0 +1,156 @@
+"""What both Kubernetes server modes register around Pyroscope (single binary and the chart).
+
+The namespace and the options of data-holding resources, THE gateway call site, who may reach
+Pyroscope (its peers), what stands in front of it (the gateway's NetworkPolicy and the Ingress)
+and the gateway's stack outputs. ``server/kubernetes.py`` and ``server/helm.py`` both call these;
+neither imports the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+from pulumi_kubernetes.core import v1 as core_v1
+from pulumi_kubernetes.networking import v1 as networking_v1
+
+from pyroscope_bundle import constants
+from pyroscope_bundle import kube_manifests as kube
+from pyroscope_bundle.config import BundleConfig
+from pyroscope_bundle.config.routing import Routes
+from pyroscope_bundle.endpoints import Endpoint
+from pyroscope_bundle.gateway.common import GatewayDeployment
+from pyroscope_bundle.gateway.routes import Component
+from pyroscope_bundle.server import k8s_manifests as manifests
+
+
+def data_options(config: BundleConfig, parent: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+    """Options for a resource that holds profiles: never deleted by Pulumi, protected in production."""
+    return pulumi.ResourceOptions(
+        parent=parent, protect=config.server.protect, retain_on_delete=True, **extra
+    )
+
+
+def register_namespace(config: BundleConfig, parent: pulumi.Resource) -> core_v1.Namespace | None:
+    """The server's namespace when the bundle owns it. Deleting it would delete the PVCs with it."""
+    kubernetes = config.server.kubernetes
+    if not kubernetes.create_namespace:
+        return None
+    manifest = kube.namespace_manifest(kubernetes.namespace)
+    return core_v1.Namespace(
+        f"{kubernetes.namespace}-namespace",
+        metadata=manifest["metadata"],
+        opts=data_options(config, parent),
+    )
+
+
+def deploy_gateway(
+    config: BundleConfig,
+    routes: Routes,
+    parent: pulumi.Resource,
+    depends_on: list[Any],
+    *,
+    component_upstreams: Mapping[Component, str] | None = None,
+) -> GatewayDeployment | None:
+    """THE gateway call site: the authenticating nginx gateway (``pyroscope_bundle.gateway``) in
+    front of Pyroscope (``routes.upstream``; in microservices mode ``component_upstreams`` is the
+    Service of each component), when the routing puts one there."""
+    if not routes.gateway:
+        return None
+    from pyroscope_bundle.gateway import GatewayCredentials, deploy_kubernetes_gateway, gateway_settings
+
+    assert routes.upstream is not None
+    settings = gateway_settings(config)
+    credentials = GatewayCredentials(
+        "pyroscope-gateway-credentials",
+        settings.users,
+        admin=settings.admin,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return deploy_kubernetes_gateway(
+        settings,
+        config.server.kubernetes.namespace,
+        routes.upstream,
+        credentials,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
+        name=constants.GATEWAY_NAME,
+        component_upstreams=component_upstreams
+        or ({"distributor": routes.push_upstream} if routes.push_upstream else None),
+    )
+
+
+def gateway_passwords(gateway: GatewayDeployment | None) -> dict[str, pulumi.Output[str]] | None:
+    """Each gateway user's generated password (secret Outputs)."""
+    if gateway is None:
+        return None
+    return {user: account.password for user, account in gateway.credentials.users.items()}
+
+
+def gateway_query_passwords(gateway: GatewayDeployment | None) -> dict[str, pulumi.Output[str]] | None:
+    """Each gateway user's read-only (query) password: what Grafana's datasources get."""
+    if gateway is None:
+        return None
+    return {user: account.password for user, account in gateway.credentials.query_users.items()}
+
+
+def register_front(
+    config: BundleConfig, routes: Routes, gateway: GatewayDeployment | None, opts: pulumi.ResourceOptions
+) -> None:
+    """What stands in front of the server in both modes: the gateway's NetworkPolicy and the
+    optional Ingress to ``routes.ingress_service`` (the gateway when there is one: the OSS server
+    has no authentication)."""
+    if gateway is not None:
+        policy = gateway_network_policy(config, gateway)
+        networking_v1.NetworkPolicy(
+            "pyroscope-gateway-networkpolicy", metadata=policy["metadata"], spec=policy["spec"], opts=opts
+        )
+    if routes.ingress_service is None:
+        return
+    ingress = manifests.ingress_manifest(config, routes.ingress_service)
+    if ingress is not None:
+        networking_v1.Ingress(
+            f"{manifests.SERVER_NAME}-ingress", metadata=ingress["metadata"], spec=ingress["spec"], opts=opts
+        )
+
+
+def gateway_outputs(gateway: GatewayDeployment | None, push: Endpoint) -> dict[str, Any]:
+    """Where the gateway is and who pushes through it, and that user's read-only password (both
+    secret): what `smoke` and other clients need, whatever the stack's own services send to."""
+    if gateway is None:
+        return {}
+    user = push.basic_auth_user if isinstance(push.basic_auth_user, str) else None
+    query = gateway.query_endpoint(user)
+    return {
+        "gatewayUrl": gateway.url,
+        "gatewayUser": push.basic_auth_user,
+        "gatewayPassword": pulumi.Output.secret(push.basic_auth_password),
+        "gatewayQueryPassword": pulumi.Output.secret(query.basic_auth_password),
+    }
+
+
+def gateway_network_policy(config: BundleConfig, gateway: GatewayDeployment) -> dict[str, Any]:
+    """Only known clients reach the gateway's pods (it authenticates them, this fences the rest):
+    wired services' namespaces, Grafana's sidecar namespace and ``allowFrom``."""
+    peers = manifests.client_peers(config)
+    if config.probe_enabled:
+        # The self-monitoring probe's pods (monitoring/probe.py probe_pod_labels).
+        peers.append(
+            kube.Peer(config.server.kubernetes.namespace, kube.selector_labels(kube.COMPONENT_PROBE))
+        )
+    return kube.network_policy_manifest(
+        "pyroscope-gateway",
+        config.server.kubernetes.namespace,
+        gateway.pod_labels,
+        peers,
+        (constants.GATEWAY_PORT, constants.GATEWAY_GRPC_PORT),
+        component="gateway",
+    )
+
+
+def pyroscope_peers(config: BundleConfig, gateway: GatewayDeployment | None) -> list[kube.Peer]:
+    """Who may reach Pyroscope's port. With a gateway: ONLY the gateway pods - Grafana queries
+    through the gateway with its credentials like every other client. Without: the known clients."""
+    if gateway is None:
+        return manifests.client_peers(config)
+    return [kube.Peer(config.server.kubernetes.namespace, gateway.pod_labels)]
