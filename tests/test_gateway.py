@@ -211,7 +211,11 @@ def test_given_password_hash_is_stable_verifiable_and_changes_on_rotation() -> N
 def test_kubernetes_pod_is_locked_down_like_pyroscope() -> None:
     config = load_config({"server": {"backend": "kubernetes"}}, "staging")
     spec = gateway_deployment_spec(
-        gateway_settings(config), "pyroscope-gateway", config_map="cm", secret="secret", nginx_conf="conf"
+        gateway_settings(config.server, config.stack),
+        "pyroscope-gateway",
+        config_map="cm",
+        secret="secret",
+        nginx_conf="conf",
     )
     pod = spec["template"]["spec"]
     container = pod["containers"][0]
@@ -233,7 +237,9 @@ def test_kubernetes_pod_is_locked_down_like_pyroscope() -> None:
 
 
 def test_config_change_rolls_the_pods_and_nothing_else_does() -> None:
-    settings = gateway_settings(load_config({"server": {"backend": "kubernetes"}}, "staging"))
+    settings = gateway_settings(
+        load_config({"server": {"backend": "kubernetes"}}, "staging").server, "staging"
+    )
 
     def checksum(conf: str) -> str:
         spec = gateway_deployment_spec(settings, "g", config_map="cm", secret="s", nginx_conf=conf)
@@ -245,7 +251,7 @@ def test_config_change_rolls_the_pods_and_nothing_else_does() -> None:
 
 def test_docker_gateway_is_published_where_pyroscope_would_have_been() -> None:
     config = load_config({"server": {"docker": {"publishAddress": "127.0.0.1", "hostPort": 4141}}}, "local")
-    args = docker_gateway_container_args(gateway_settings(config))
+    args = docker_gateway_container_args(gateway_settings(config.server, config.stack))
     assert args["ports"] == [{"internal": constants.GATEWAY_PORT, "external": 4141, "ip": "127.0.0.1"}]
     assert args["user"] == f"{constants.GATEWAY_UID}:{constants.GATEWAY_UID}"
     assert args["capabilities"] == {"drops": ["ALL"]}
@@ -256,7 +262,9 @@ def test_docker_gateway_is_published_where_pyroscope_would_have_been() -> None:
 
 def _deploy(backend: str, raw: dict[str, Any]) -> Deployed:
     def program() -> None:
-        settings = gateway_settings(load_config({"server": {"backend": backend, **raw}}, "staging"))
+        settings = gateway_settings(
+            load_config({"server": {"backend": backend, **raw}}, "staging").server, "staging"
+        )
         credentials = GatewayCredentials(
             "pyroscope-gateway-credentials", settings.users, admin=settings.admin
         )

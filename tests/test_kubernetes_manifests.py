@@ -58,7 +58,7 @@ def all_objects(config: BundleConfig) -> list[dict[str, Any]]:
             4040,
             component="server",
         ),
-        sidecar_config_map(config, Endpoint(url=addresses.in_cluster_url("pyroscope", namespace))),
+        sidecar_config_map(config.grafana, Endpoint(url=addresses.in_cluster_url("pyroscope", namespace))),
     ]
     ingress = manifests.ingress_manifest(config, manifests.SERVER_NAME)
     if ingress is not None:
@@ -324,7 +324,7 @@ def test_in_cluster_url() -> None:
 def test_sidecar_config_map_is_labelled_and_holds_the_provisioning_file() -> None:
     config = make_config(grafana={"sidecar": {"namespace": "grafana", "label": "my_ds", "labelValue": "yes"}})
     url = addresses.in_cluster_url("pyroscope", "pyroscope")
-    config_map = sidecar_config_map(config, Endpoint(url=url))
+    config_map = sidecar_config_map(config.grafana, Endpoint(url=url))
     assert config_map["metadata"]["namespace"] == "grafana"
     assert config_map["metadata"]["labels"]["my_ds"] == "yes"
     document = yaml.safe_load(config_map["data"][DATA_KEY])

@@ -397,7 +397,7 @@ def test_a_datasource_with_a_password_goes_into_a_labelled_secret_not_a_config_m
             basic_auth_user="grafana",
             basic_auth_password=pulumi.Output.secret("s3cret-value"),
         )
-        SidecarDatasource("ds", config, query)
+        SidecarDatasource("pyroscope-grafana", config.grafana, query)
 
     run = run_program(program, stack="test", config={}, secret_keys=[])
     recorded = [r for r in run.recording.resources if r.type.startswith("kubernetes:")]

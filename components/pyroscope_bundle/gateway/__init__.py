@@ -4,7 +4,7 @@ It forwards an allow-list (:mod:`pyroscope_bundle.gateway.routes`) by role: push
 reach the push APIs, Grafana's read-only credentials the query APIs, an optional admin
 credential everything else. How a server backend uses it::
 
-    settings = gateway_settings(config)
+    settings = gateway_settings(config.server, config.stack)
     credentials = GatewayCredentials("pyroscope-gateway-credentials", settings.users)
     gateway = deploy_kubernetes_gateway(settings, namespace, "pyroscope:4040", credentials)
     # NetworkPolicy: admit only gateway.pod_labels to Pyroscope's pods.

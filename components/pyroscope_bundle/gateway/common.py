@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 
 from pyroscope_bundle import constants
-from pyroscope_bundle.config import BundleConfig
+from pyroscope_bundle.config.model import Server
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.gateway.credentials import GatewayCredentials, GatewayUser, gateway_users
 from pyroscope_bundle.placement import image_ref, pod_placement
@@ -50,16 +50,16 @@ def gateway_replicas(configured: int | None, protect: bool) -> int:
     return PRODUCTION_REPLICAS if protect else 1
 
 
-def gateway_settings(config: BundleConfig) -> GatewaySettings:
-    """The one place the gateway reads the stack configuration."""
-    server = config.server
+def gateway_settings(server: Server, stack: str) -> GatewaySettings:
+    """The one place the gateway reads the stack configuration: ``pyroscope:server`` and the
+    stack name (the ``environment`` label)."""
     return GatewaySettings(
         version=server.gateway.version,
         multitenancy=server.multitenancy,
         users=tuple(gateway_users(server.multitenancy, server.tenants)),
         admin=server.gateway.admin_credential,
         replicas=gateway_replicas(server.gateway.replicas, server.protect),
-        stack=config.stack,
+        stack=stack,
         publish_address=server.docker.publish_address,
         host_port=server.docker.host_port,
         grpc_host_port=server.gateway.otlp_grpc_host_port,

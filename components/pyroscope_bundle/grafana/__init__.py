@@ -26,13 +26,23 @@ def deploy_grafana(
     if mode == "docker":
         from pyroscope_bundle.grafana.docker import deploy_docker_grafana
 
-        return deploy_docker_grafana(config, server, secrets.grafana_admin_password)
+        return deploy_docker_grafana(
+            config.grafana,
+            server,
+            secrets.grafana_admin_password,
+            stack=config.stack,
+            network_name=config.server.docker.network_name,
+            image_registry=config.server.image_registry,
+            protect=config.server.protect,
+        )
     if mode == "kubernetes-sidecar":
         from pyroscope_bundle.grafana.kubernetes import deploy_sidecar_datasource
 
-        return deploy_sidecar_datasource(config, server)
+        return deploy_sidecar_datasource(config.grafana, server)
     if mode == "api":
         from pyroscope_bundle.grafana.api import deploy_api_datasource
 
-        return deploy_api_datasource(config, routes or config_routes(config), server, secrets.auth_token)
+        return deploy_api_datasource(
+            config.grafana, routes or config_routes(config), server, secrets.auth_token
+        )
     return {}

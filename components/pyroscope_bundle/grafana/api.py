@@ -16,9 +16,9 @@ from typing import Any
 import pulumi
 import pulumiverse_grafana as grafana_sdk
 
-from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.config.model import Grafana
 from pyroscope_bundle.config.routing import Routes
+from pyroscope_bundle.deprecation import bundle_config
 from pyroscope_bundle.endpoints import ServerDeployment, query_endpoints
 from pyroscope_bundle.grafana.datasource import (
     DatasourceTarget,
@@ -27,8 +27,11 @@ from pyroscope_bundle.grafana.datasource import (
     pyroscope_datasource,
     tempo_datasource,
 )
+from pyroscope_bundle.naming import child_name
 
 COMPONENT_TYPE = "pyroscope-bundle:grafana:ApiDatasource"
+# The component's name in the bundle's program; its provider is named like it.
+DEFAULT_NAME = "grafana-api"
 GRAFANA_PROVIDER_NAMESPACE = "grafana"
 
 
@@ -53,9 +56,11 @@ def query_targets(
     return datasource_targets(grafana, query, per_tenant)
 
 
-def datasource_resource_name(target: DatasourceTarget, primary: bool) -> str:
-    """``pyroscope-datasource`` for the first (the name it always had), then one per tenant."""
-    return "pyroscope-datasource" if primary else f"pyroscope-datasource-{target.identity.tenant}"
+def datasource_resource_name(target: DatasourceTarget, primary: bool, component: str = DEFAULT_NAME) -> str:
+    """``pyroscope-datasource`` for the first (the name it always had), then one per tenant;
+    prefixed with the component's name when it is not the default one."""
+    legacy = "pyroscope-datasource" if primary else f"pyroscope-datasource-{target.identity.tenant}"
+    return child_name(component, DEFAULT_NAME, legacy)
 
 
 def datasource_args(entry: dict[str, Any]) -> dict[str, Any]:
@@ -93,19 +98,25 @@ def datasource_args(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 class ApiDatasource(pulumi.ComponentResource):
-    """The Grafana provider for ``pyroscope:grafana.api.url`` and the datasources in that Grafana."""
+    """The Grafana provider for ``pyroscope:grafana.api.url`` and the datasources in that Grafana.
+
+    The provider is named like the component; two components pointing at one Grafana need two
+    ``grafana.datasource.uid``.
+    """
 
     def __init__(
         self,
         name: str,
-        config: BundleConfig,
+        grafana: Grafana,
         targets: list[DatasourceTarget],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        config = bundle_config(grafana, "ApiDatasource", "its Grafana section")
+        if config is not None:
+            grafana = config.grafana
         super().__init__(COMPONENT_TYPE, name, None, opts)
-        grafana = config.grafana
         provider = grafana_sdk.Provider(
-            "grafana-api",
+            name,
             url=grafana.api.url,
             # The provider's own setting; None leaves it to GRAFANA_AUTH in the environment.
             auth=pulumi.Config(GRAFANA_PROVIDER_NAMESPACE).get_secret("auth"),
@@ -113,7 +124,7 @@ class ApiDatasource(pulumi.ComponentResource):
         )
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         self.datasources = [
-            self._datasource(config, target, datasource_resource_name(target, index == 0), child)
+            self._datasource(grafana, target, datasource_resource_name(target, index == 0, name), child)
             for index, target in enumerate(targets)
         ]
         self.datasource = self.datasources[0]
@@ -121,9 +132,13 @@ class ApiDatasource(pulumi.ComponentResource):
         self.tempo = None
         if tempo is not None:
             tempo_args = datasource_args(tempo)
-            self.tempo = grafana_sdk.oss.DataSource("tempo-datasource", **tempo_args, opts=child)
+            self.tempo = grafana_sdk.oss.DataSource(
+                child_name(name, DEFAULT_NAME, "tempo-datasource"), **tempo_args, opts=child
+            )
         if grafana.tempo.existing:
-            link_existing_tempo(config, child)
+            link_existing_tempo(
+                grafana, child, child_name(name, DEFAULT_NAME, "tempo-datasource-profiles-link")
+            )
         self.outputs: dict[str, Any] = {
             "grafanaUrl": grafana.api.url,
             "datasourceUid": grafana.datasource.uid,
@@ -133,14 +148,14 @@ class ApiDatasource(pulumi.ComponentResource):
 
     @staticmethod
     def _datasource(
-        config: BundleConfig, target: DatasourceTarget, name: str, opts: pulumi.ResourceOptions
+        grafana: Grafana, target: DatasourceTarget, name: str, opts: pulumi.ResourceOptions
     ) -> grafana_sdk.oss.DataSource:
         query = target.endpoint
 
         def build(values: list[Any]) -> dict[str, Any]:
             url, user = values
             return pyroscope_datasource(
-                config.grafana,
+                grafana,
                 url=url,
                 tenant_id=query.tenant_id,
                 basic_auth_user=user,
@@ -172,17 +187,18 @@ class ApiDatasource(pulumi.ComponentResource):
         )
 
 
-def link_existing_tempo(config: BundleConfig, opts: pulumi.ResourceOptions) -> None:
+def link_existing_tempo(
+    grafana: Grafana, opts: pulumi.ResourceOptions, name: str = "tempo-datasource-profiles-link"
+) -> None:
     """Add the profiles link to a Tempo datasource that already exists (``tempo.existing``):
     read its jsonData through the API and write it back with ``tracesToProfiles`` set, as a
     ``grafana.oss.DataSourceConfig`` on its uid (never a second DataSource with the same uid)."""
-    grafana = config.grafana
     uid = grafana.tempo.datasource_uid
     existing = grafana_sdk.oss.get_data_source_output(
         uid=uid, opts=pulumi.InvokeOutputOptions(provider=opts.provider)
     )
     grafana_sdk.oss.DataSourceConfig(
-        "tempo-datasource-profiles-link",
+        name,
         uid=uid,
         json_data_encoded=existing.json_data_encoded.apply(
             lambda current: linked_tempo_json_data(current, grafana)
@@ -192,11 +208,13 @@ def link_existing_tempo(config: BundleConfig, opts: pulumi.ResourceOptions) -> N
 
 
 def deploy_api_datasource(
-    config: BundleConfig,
+    grafana: Grafana,
     routes: Routes,
     server: ServerDeployment | None,
     auth_token: pulumi.Output[str] | None = None,
+    *,
+    name: str = DEFAULT_NAME,
 ) -> dict[str, Any]:
     """Create the datasource in the Grafana at ``pyroscope:grafana.api.url``; return stack outputs."""
-    targets = query_targets(config.grafana, routes, server, auth_token)
-    return ApiDatasource("grafana-api", config, targets).outputs
+    targets = query_targets(grafana, routes, server, auth_token)
+    return ApiDatasource(name, grafana, targets).outputs

@@ -23,8 +23,8 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from pyroscope_bundle import constants, docker_options
-from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.config.model import Grafana
+from pyroscope_bundle.deprecation import bundle_config
 from pyroscope_bundle.endpoints import ServerDeployment
 from pyroscope_bundle.grafana.datasource import (
     DatasourceTarget,
@@ -34,6 +34,8 @@ from pyroscope_bundle.grafana.datasource import (
 )
 
 COMPONENT_TYPE = "pyroscope-bundle:grafana:DockerGrafana"
+# The component's name in the bundle's program (its children keep their names: grafana-image, ...).
+DEFAULT_NAME = constants.DOCKER_GRAFANA_ALIAS
 PROVISIONING_FILE = f"{constants.GRAFANA_DATASOURCE_DIR}/pyroscope.yaml"
 HEALTHY_WAIT_SECONDS = 120
 PASSWORD_LENGTH = 32
@@ -54,8 +56,9 @@ def image_ref(grafana: Grafana, registry: str | None = None) -> str:
     )
 
 
-def container_name(config: BundleConfig) -> str:
-    return f"{config.server.docker.network_name}-grafana"
+def container_name(network_name: str, name: str = DEFAULT_NAME) -> str:
+    """Host-wide, so prefixed with the server's network name (``pyroscope-grafana``)."""
+    return f"{network_name}-{name}"
 
 
 def grafana_url(grafana: Grafana) -> str:
@@ -100,16 +103,16 @@ def _known(value: object, what: str) -> str:
     return value
 
 
-def grafana_targets(config: BundleConfig, server: ServerDeployment) -> list[DatasourceTarget]:
-    return datasource_targets(config.grafana, server.query, server.query_per_tenant)
+def grafana_targets(grafana: Grafana, server: ServerDeployment) -> list[DatasourceTarget]:
+    return datasource_targets(grafana, server.query, server.query_per_tenant)
 
 
-def provisioning_file(config: BundleConfig, server: ServerDeployment) -> str:
+def provisioning_file(grafana: Grafana, server: ServerDeployment) -> str:
     """The datasource file, credential-free: each datasource by its network alias (the gateway's
     when it is on, with ``basicAuthPassword: $__file{...}``), the tenant header when Grafana
     queries a multi-tenant Pyroscope directly."""
     entries = []
-    for target in grafana_targets(config, server):
+    for target in grafana_targets(grafana, server):
         endpoint = target.endpoint
         user = None
         reference = None
@@ -118,7 +121,7 @@ def provisioning_file(config: BundleConfig, server: ServerDeployment) -> str:
             reference = f"$__file{{{password_file(user)}}}"
         entries.append(
             pyroscope_datasource(
-                config.grafana,
+                grafana,
                 url=_known(endpoint.url, "URL"),
                 tenant_id=endpoint.tenant_id,
                 basic_auth_user=user,
@@ -126,13 +129,13 @@ def provisioning_file(config: BundleConfig, server: ServerDeployment) -> str:
                 identity=target.identity,
             )
         )
-    return provisioning_yaml(config.grafana, entries)
+    return provisioning_yaml(grafana, entries)
 
 
-def password_uploads(config: BundleConfig, server: ServerDeployment) -> list[docker.ContainerUploadArgs]:
+def password_uploads(grafana: Grafana, server: ServerDeployment) -> list[docker.ContainerUploadArgs]:
     """One secret file per datasource password, readable only by the grafana user (uid 472)."""
     uploads: dict[str, docker.ContainerUploadArgs] = {}
-    for target in grafana_targets(config, server):
+    for target in grafana_targets(grafana, server):
         endpoint = target.endpoint
         password: pulumi.Output[str] | None = endpoint.basic_auth_password
         if password is None:
@@ -152,51 +155,72 @@ def password_uploads(config: BundleConfig, server: ServerDeployment) -> list[doc
 
 
 class DockerGrafana(pulumi.ComponentResource):
-    """Grafana's image, data volume and container, with the Pyroscope datasource provisioned."""
+    """Grafana's image, data volume and container, with the Pyroscope datasource provisioned.
+
+    Children are named after the component (``<name>-image``, ``<name>-data``, the container
+    ``<name>``, Docker container ``<network>-<name>``, network alias ``<name>``); a second
+    Grafana on one host needs its own ``grafana.docker`` host port and volume name.
+    """
 
     def __init__(
         self,
         name: str,
-        config: BundleConfig,
+        grafana: Grafana,
         server: ServerDeployment,
-        admin_password: pulumi.Output[str] | None,
+        admin_password: pulumi.Output[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        stack: str = "",
+        network_name: str | None = None,
+        image_registry: str | None = None,
+        protect: bool = False,
     ) -> None:
+        """``network_name``, ``image_registry``, ``protect``: the server's ``server.docker.networkName``
+        (Grafana joins that network; its container name is prefixed with it), ``imageRegistry`` and
+        ``protect``; ``stack``: the ``environment`` label."""
+        config = bundle_config(grafana, "DockerGrafana", "its Grafana section and keywords")
+        if config is not None:
+            grafana, stack, protect = config.grafana, config.stack, config.server.protect
+            network_name, image_registry = config.server.docker.network_name, config.server.image_registry
+        if not network_name:
+            raise ValueError("DockerGrafana needs network_name: the server's Docker network name")
+        network = network_name
         super().__init__(COMPONENT_TYPE, name, None, opts)
-        grafana = config.grafana
         child = pulumi.ResourceOptions(parent=self)
 
         if admin_password is None:
             # Never admin/admin: a random password, readable with `pulumi stack output --show-secrets`.
             generated = random.RandomPassword(
-                "grafana-admin-password", length=PASSWORD_LENGTH, special=False, opts=child
+                f"{name}-admin-password", length=PASSWORD_LENGTH, special=False, opts=child
             )
             admin_password = generated.result
         password = pulumi.Output.secret(admin_password)
 
         self.image = docker.RemoteImage(
-            "grafana-image",
-            name=image_ref(grafana, config.server.image_registry),
+            f"{name}-image",
+            name=image_ref(grafana, image_registry),
             keep_locally=True,
             opts=child,
         )
         # Dashboards, users and the admin password hash live here; kept when the stack goes.
         self.volume = docker_options.data_volume(
-            "grafana-data",
+            f"{name}-data",
             grafana.docker.volume_name,
-            stack=config.stack,
+            stack=stack,
             component="grafana-data",
-            protect=config.server.protect,
+            protect=protect,
             parent=self,
         )
         check = healthcheck()
         self.container = docker.Container(
-            "grafana",
-            name=container_name(config),
+            name,
+            name=container_name(network, name),
             image=self.image.image_id,
             envs=grafana_envs(grafana),
             uploads=[
-                docker.ContainerUploadArgs(file=PROVISIONING_FILE, content=provisioning_file(config, server)),
+                docker.ContainerUploadArgs(
+                    file=PROVISIONING_FILE, content=provisioning_file(grafana, server)
+                ),
                 # Readable only by the grafana user (uid 472) the image runs as.
                 docker.ContainerUploadArgs(
                     file=constants.GRAFANA_ADMIN_PASSWORD_FILE,
@@ -204,7 +228,7 @@ class DockerGrafana(pulumi.ComponentResource):
                     owner=str(constants.GRAFANA_UID),
                     permissions=SECRET_FILE_MODE,
                 ),
-                *password_uploads(config, server),
+                *password_uploads(grafana, server),
             ],
             # The image creates /var/lib/grafana writable by uid 472; Docker copies that into
             # the empty named volume on first mount.
@@ -215,10 +239,7 @@ class DockerGrafana(pulumi.ComponentResource):
             ],
             user=str(constants.GRAFANA_UID),
             networks_advanced=[
-                docker.ContainerNetworksAdvancedArgs(
-                    name=server.docker_network or config.server.docker.network_name,
-                    aliases=[constants.DOCKER_GRAFANA_ALIAS],
-                )
+                docker.ContainerNetworksAdvancedArgs(name=server.docker_network or network, aliases=[name])
             ],
             ports=[
                 docker_options.published_port(
@@ -233,7 +254,7 @@ class DockerGrafana(pulumi.ComponentResource):
             security_opts=list(docker_options.SECURITY_OPTS),
             log_driver=docker_options.LOG_DRIVER,
             log_opts=dict(docker_options.LOG_OPTIONS),
-            labels=docker_options.container_labels(config.stack, "grafana"),
+            labels=docker_options.container_labels(stack, "grafana"),
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.outputs: dict[str, Any] = {
@@ -242,18 +263,34 @@ class DockerGrafana(pulumi.ComponentResource):
             "grafanaAdminPassword": password,
             "datasourceUid": grafana.datasource.uid,
             "grafanaVersion": grafana.version,
-            "grafanaImage": image_ref(grafana, config.server.image_registry),
+            "grafanaImage": image_ref(grafana, image_registry),
         }
         self.register_outputs({"grafanaUrl": grafana_url(grafana)})
 
 
 def deploy_docker_grafana(
-    config: BundleConfig,
+    grafana: Grafana,
     server: ServerDeployment | None,
     admin_password: pulumi.Output[str] | None = None,
+    *,
+    stack: str,
+    network_name: str,
+    image_registry: str | None = None,
+    protect: bool = False,
+    name: str = DEFAULT_NAME,
 ) -> dict[str, Any]:
     """Run Grafana next to the Docker server; return its stack outputs."""
     if server is None:
         # The loader refuses mode docker without a server; this only guards direct calls.
         raise ValueError("pyroscope:grafana.mode docker needs the stack's Docker server")
-    return DockerGrafana("grafana", config, server, admin_password).outputs
+    component = DockerGrafana(
+        name,
+        grafana,
+        server,
+        admin_password,
+        stack=stack,
+        network_name=network_name,
+        image_registry=image_registry,
+        protect=protect,
+    )
+    return component.outputs

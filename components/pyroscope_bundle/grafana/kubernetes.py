@@ -21,7 +21,8 @@ import pulumi
 from pulumi_kubernetes.core import v1 as core_v1
 
 from pyroscope_bundle import constants
-from pyroscope_bundle.config import BundleConfig
+from pyroscope_bundle.config.model import Grafana, Sidecar
+from pyroscope_bundle.deprecation import bundle_config
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
 from pyroscope_bundle.grafana.datasource import (
     DatasourceTarget,
@@ -32,7 +33,9 @@ from pyroscope_bundle.grafana.datasource import (
 )
 
 TYPE_TOKEN = "pyroscope-bundle:grafana:SidecarDatasource"
-OBJECT_NAME = "pyroscope-grafana-datasource"
+# The component's name in the bundle's program: its object and files keep the names below.
+DEFAULT_NAME = "pyroscope-grafana"
+OBJECT_NAME = f"{DEFAULT_NAME}-datasource"
 DATA_KEY = "pyroscope-datasource.yaml"
 # The Secret's file has its own name: the sidecar writes each key to a file of that name and
 # deletes the file when its object goes. Switching the gateway on or off creates the new object
@@ -40,10 +43,25 @@ DATA_KEY = "pyroscope-datasource.yaml"
 SECRET_DATA_KEY = "pyroscope-datasource-auth.yaml"
 
 
-def sidecar_metadata(config: BundleConfig) -> dict[str, Any]:
-    sidecar = config.grafana.sidecar
+def object_name(name: str) -> str:
+    """The ConfigMap/Secret name of the component ``name`` (``pyroscope-grafana-datasource``)."""
+    return f"{name}-datasource"
+
+
+def data_keys(name: str) -> tuple[str, str]:
+    """The file names (ConfigMap key, Secret key) of the component ``name``.
+
+    The sidecar writes every labelled object's keys into ONE folder, so a second component in
+    the same Grafana needs its own file names; the default component keeps its historical ones.
+    """
+    if name == DEFAULT_NAME:
+        return DATA_KEY, SECRET_DATA_KEY
+    return f"{name}-datasource.yaml", f"{name}-datasource-auth.yaml"
+
+
+def sidecar_metadata(sidecar: Sidecar, name: str = OBJECT_NAME) -> dict[str, Any]:
     return {
-        "name": OBJECT_NAME,
+        "name": name,
         "namespace": sidecar.namespace,
         "labels": {
             sidecar.label: sidecar.label_value,
@@ -69,7 +87,7 @@ def has_credentials(targets: Sequence[DatasourceTarget]) -> bool:
 
 
 def sidecar_provisioning(
-    config: BundleConfig, targets: Sequence[DatasourceTarget], passwords: Sequence[str] = ()
+    grafana: Grafana, targets: Sequence[DatasourceTarget], passwords: Sequence[str] = ()
 ) -> str:
     """The provisioning file for ``targets``.
 
@@ -84,7 +102,7 @@ def sidecar_provisioning(
         password = provisioning_literal(passwords[index]) if passwords else None
         entries.append(
             pyroscope_datasource(
-                config.grafana,
+                grafana,
                 url=_known(endpoint.url, "URL"),
                 tenant_id=endpoint.tenant_id,
                 basic_auth_user=_known(endpoint.basic_auth_user, "user") if password is not None else None,
@@ -92,68 +110,84 @@ def sidecar_provisioning(
                 identity=target.identity,
             )
         )
-    return provisioning_yaml(config.grafana, entries)
+    return provisioning_yaml(grafana, entries)
 
 
 def sidecar_config_map(
-    config: BundleConfig, query: Endpoint | None, per_tenant: Mapping[str, Endpoint] | None = None
+    grafana: Grafana,
+    query: Endpoint | None,
+    per_tenant: Mapping[str, Endpoint] | None = None,
+    *,
+    name: str = DEFAULT_NAME,
 ) -> dict[str, Any]:
     """The labelled ConfigMap for datasources without credentials (one per tenant on a
     multi-tenant server without the gateway: the tenant header is no secret)."""
-    targets = datasource_targets(config.grafana, query, per_tenant)
+    targets = datasource_targets(grafana, query, per_tenant)
     if has_credentials(targets):
         raise ValueError("a datasource with a password belongs in a Secret, not a ConfigMap")
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": sidecar_metadata(config),
-        "data": {DATA_KEY: sidecar_provisioning(config, targets)},
+        "metadata": sidecar_metadata(grafana.sidecar, object_name(name)),
+        "data": {data_keys(name)[0]: sidecar_provisioning(grafana, targets)},
     }
 
 
 def sidecar_secret_string_data(
-    config: BundleConfig, targets: Sequence[DatasourceTarget]
+    grafana: Grafana, targets: Sequence[DatasourceTarget], key: str = SECRET_DATA_KEY
 ) -> pulumi.Output[dict[str, str]]:
     """The Secret's whole ``stringData``, built inside the passwords' apply and kept secret."""
     passwords = [target.endpoint.basic_auth_password for target in targets]
     content = pulumi.Output.all(*passwords).apply(
-        lambda values: {SECRET_DATA_KEY: sidecar_provisioning(config, targets, [str(v) for v in values])}
+        lambda values: {key: sidecar_provisioning(grafana, targets, [str(v) for v in values])}
     )
     return pulumi.Output.secret(content)
 
 
 class SidecarDatasource(pulumi.ComponentResource):
-    """A ConfigMap (no credentials) or a Secret (gateway credentials) for the datasource sidecar."""
+    """A ConfigMap (no credentials) or a Secret (gateway credentials) for the datasource sidecar.
+
+    Its object is ``<name>-datasource`` in ``grafana.sidecar.namespace``: two components (two
+    servers shown in one Grafana) need two names and two ``grafana.datasource.uid``.
+    """
 
     def __init__(
         self,
         name: str,
-        config: BundleConfig,
+        grafana: Grafana,
         query: Endpoint | None,
         per_tenant: Mapping[str, Endpoint] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        config = bundle_config(grafana, "SidecarDatasource", "its Grafana section")
+        if config is not None:
+            grafana = config.grafana
         super().__init__(TYPE_TOKEN, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        targets = datasource_targets(config.grafana, query, per_tenant)
+        targets = datasource_targets(grafana, query, per_tenant)
         if not has_credentials(targets):
-            manifest = sidecar_config_map(config, query, per_tenant)
+            manifest = sidecar_config_map(grafana, query, per_tenant, name=name)
             core_v1.ConfigMap(
-                f"{OBJECT_NAME}-configmap", metadata=manifest["metadata"], data=manifest["data"], opts=child
+                f"{object_name(name)}-configmap",
+                metadata=manifest["metadata"],
+                data=manifest["data"],
+                opts=child,
             )
         else:
             core_v1.Secret(
-                f"{OBJECT_NAME}-secret",
-                metadata=sidecar_metadata(config),
+                f"{object_name(name)}-secret",
+                metadata=sidecar_metadata(grafana.sidecar, object_name(name)),
                 type="Opaque",
-                string_data=sidecar_secret_string_data(config, targets),
+                string_data=sidecar_secret_string_data(grafana, targets, data_keys(name)[1]),
                 opts=child,
             )
-        self.datasource_uid = config.grafana.datasource.uid
+        self.datasource_uid = grafana.datasource.uid
         self.register_outputs({"datasourceUid": self.datasource_uid})
 
 
-def deploy_sidecar_datasource(config: BundleConfig, server: ServerDeployment | None) -> dict[str, Any]:
+def deploy_sidecar_datasource(
+    grafana: Grafana, server: ServerDeployment | None, *, name: str = DEFAULT_NAME
+) -> dict[str, Any]:
     """Register the datasource object for the Grafana Helm chart's sidecar; return stack outputs."""
     if server is None:
         pulumi.log.warn(
@@ -161,5 +195,5 @@ def deploy_sidecar_datasource(config: BundleConfig, server: ServerDeployment | N
             "no datasource was created"
         )
         return {}
-    component = SidecarDatasource("pyroscope-grafana", config, server.query, server.query_per_tenant)
+    component = SidecarDatasource(name, grafana, server.query, server.query_per_tenant)
     return {"datasourceUid": component.datasource_uid}

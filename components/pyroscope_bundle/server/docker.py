@@ -261,7 +261,7 @@ def _publish_through_gateway(
 
     assert routes.server_push is not None and routes.upstream is not None
     child = pulumi.ResourceOptions(parent=component)
-    settings = gateway_settings(config)
+    settings = gateway_settings(config.server, config.stack)
     credentials = GatewayCredentials(
         "pyroscope-gateway-credentials", settings.users, admin=settings.admin, opts=child
     )

@@ -61,7 +61,7 @@ def deploy_gateway(
     from pyroscope_bundle.gateway import GatewayCredentials, deploy_kubernetes_gateway, gateway_settings
 
     assert routes.upstream is not None
-    settings = gateway_settings(config)
+    settings = gateway_settings(config.server, config.stack)
     credentials = GatewayCredentials(
         "pyroscope-gateway-credentials",
         settings.users,

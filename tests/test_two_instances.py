@@ -1,0 +1,176 @@
+"""Each component can be instantiated twice in one program: its children are named after it.
+
+The mock engine accepts duplicate URNs (a real ``pulumi up`` refuses them), so these tests
+check the URNs themselves: none registered twice, every child parented to its own component,
+and every child of a component with a non-default name named after that component. The
+default-named instance keeps the names existing stacks hold (the renders of every stack are
+unchanged; see the module docstring of ``pyroscope_bundle.naming``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import pulumi
+from pyroscope_bundle.config import load_config
+from pyroscope_bundle.config.model import Grafana
+from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
+from pyroscope_bundle.render.mocks import RecordedResource
+from pyroscope_bundle.testing import run
+
+
+def registered(program: Callable[[], None]) -> tuple[RecordedResource, ...]:
+    return run(program, stack="test").resources
+
+
+def assert_distinct(resources: tuple[RecordedResource, ...], components: dict[str, str]) -> None:
+    """No URN twice; every resource under one of ``components`` (name -> type token); the
+    children of each non-default component (every name but the first) named after it."""
+    counts = Counter(resource.urn for resource in resources)
+    assert [urn for urn, count in counts.items() if count > 1] == []
+    by_urn = {resource.urn: resource for resource in resources}
+    roots = {
+        resource.urn: resource.name
+        for resource in resources
+        if resource.name in components and resource.type == components[resource.name]
+    }
+    assert sorted(roots.values()) == sorted(components)
+
+    def root_of(resource: RecordedResource) -> str:
+        while resource.urn not in roots:
+            assert resource.parent_urn in by_urn, f"{resource.type} {resource.name} has no component parent"
+            resource = by_urn[resource.parent_urn]
+        return roots[resource.urn]
+
+    default = next(iter(components))
+    for resource in resources:
+        owner = root_of(resource)
+        if resource.urn not in roots and owner != default:
+            assert resource.name == owner or resource.name.startswith((f"{owner}-", f"{owner}.")), (
+                f"{resource.type} {resource.name} is not named after its component {owner}"
+            )
+
+
+def query_endpoint(host: str, password: bool = True) -> Endpoint:
+    return Endpoint(
+        url=f"http://{host}:4040",
+        basic_auth_user="pyroscope",
+        basic_auth_password=pulumi.Output.secret("s3cret") if password else None,
+    )
+
+
+def docker_server(network: str) -> ServerDeployment:
+    endpoint = query_endpoint(f"{network}-gateway")
+    return ServerDeployment(
+        backend="docker", version="1.16.0", push=endpoint, query=endpoint, docker_network=network
+    )
+
+
+def grafana(**raw: object) -> Grafana:
+    return load_config({"grafana": raw}, "test").grafana
+
+
+# --- Grafana ------------------------------------------------------------------------------------
+
+
+def test_two_sidecar_datasources_in_one_grafana_do_not_collide() -> None:
+    from pyroscope_bundle.grafana.kubernetes import TYPE_TOKEN, SidecarDatasource
+
+    first, second = grafana(), grafana(datasource={"uid": "pyroscope-eu"})
+
+    def program() -> None:
+        SidecarDatasource("pyroscope-grafana", first, query_endpoint("gw.a"))
+        SidecarDatasource("pyroscope-eu", second, query_endpoint("gw.b"))
+        SidecarDatasource("pyroscope-plain", second, query_endpoint("b", password=False))
+
+    resources = registered(program)
+    assert_distinct(
+        resources, {name: TYPE_TOKEN for name in ("pyroscope-grafana", "pyroscope-eu", "pyroscope-plain")}
+    )
+    objects = [r for r in resources if r.type.startswith("kubernetes:")]
+    # Same namespace (monitoring): distinct object names, and distinct file names in the
+    # sidecar's one folder.
+    assert sorted(r.inputs["metadata"]["name"] for r in objects) == [
+        "pyroscope-eu-datasource",
+        "pyroscope-grafana-datasource",
+        "pyroscope-plain-datasource",
+    ]
+    keys = [key for r in objects if "data" in r.inputs for key in r.inputs["data"]]
+    assert keys == ["pyroscope-plain-datasource.yaml"]
+
+
+def test_two_docker_grafanas_on_one_host_do_not_collide() -> None:
+    from pyroscope_bundle.grafana.docker import COMPONENT_TYPE, DockerGrafana
+
+    first = grafana()
+    second = grafana(docker={"hostPort": 3001, "volumeName": "grafana-eu-data"})
+
+    def program() -> None:
+        DockerGrafana("grafana", first, docker_server("pyroscope"), stack="test", network_name="pyroscope")
+        DockerGrafana(
+            "grafana-eu", second, docker_server("pyroscope"), stack="test", network_name="pyroscope"
+        )
+
+    resources = registered(program)
+    assert_distinct(resources, {"grafana": COMPONENT_TYPE, "grafana-eu": COMPONENT_TYPE})
+    containers = [r for r in resources if r.type == "docker:index/container:Container"]
+    assert sorted(r.inputs["name"] for r in containers) == ["pyroscope-grafana", "pyroscope-grafana-eu"]
+    aliases = sorted(r.inputs["networksAdvanced"][0]["aliases"][0] for r in containers)
+    assert aliases == ["grafana", "grafana-eu"]
+
+
+def test_two_api_datasources_do_not_collide() -> None:
+    from pyroscope_bundle.grafana.api import COMPONENT_TYPE, ApiDatasource
+    from pyroscope_bundle.grafana.datasource import datasource_targets
+
+    first = grafana(
+        mode="api", api={"url": "https://grafana.example.com"}, tempo={"url": "http://tempo:3200"}
+    )
+    second = first.model_copy(update={"datasource": first.datasource.model_copy(update={"uid": "eu"})})
+
+    def program() -> None:
+        for name, section in (("grafana-api", first), ("grafana-api-eu", second)):
+            ApiDatasource(
+                name, section, datasource_targets(section, query_endpoint(f"{name}.example.com"), None)
+            )
+
+    assert_distinct(registered(program), {"grafana-api": COMPONENT_TYPE, "grafana-api-eu": COMPONENT_TYPE})
+
+
+# --- gateway ------------------------------------------------------------------------------------
+
+
+def test_two_kubernetes_gateways_with_their_credentials_do_not_collide() -> None:
+    from pyroscope_bundle.gateway import GatewayCredentials, deploy_kubernetes_gateway, gateway_settings
+
+    config = load_config({"server": {"backend": "kubernetes", "gateway": {"adminCredential": True}}}, "test")
+    settings = gateway_settings(config.server, config.stack)
+    urls = []
+
+    def program() -> None:
+        # Same namespace: the second gateway's objects must not take the first one's names.
+        for name in ("pyroscope-gateway", "pyroscope-gateway-eu"):
+            credentials = GatewayCredentials(f"{name}-credentials", settings.users, admin=True)
+            gateway = deploy_kubernetes_gateway(
+                settings, "pyroscope", "pyroscope:4040", credentials, name=name
+            )
+            urls.append(gateway.url)
+
+    resources = registered(program)
+    assert_distinct(
+        resources,
+        {
+            "pyroscope-gateway": "pyroscope-bundle:gateway:KubernetesGateway",
+            "pyroscope-gateway-credentials": "pyroscope-bundle:gateway:Credentials",
+            "pyroscope-gateway-eu": "pyroscope-bundle:gateway:KubernetesGateway",
+            "pyroscope-gateway-eu-credentials": "pyroscope-bundle:gateway:Credentials",
+        },
+    )
+    objects = Counter(
+        (r.type, r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"])
+        for r in resources
+        if r.type.startswith("kubernetes:")
+    )
+    assert [key for key, count in objects.items() if count > 1] == []
+    assert len(set(urls)) == 2
