@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import pulumi
 from pyroscope_bundle.config import load_config
 from pyroscope_bundle.config.model import Grafana
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
 from pyroscope_bundle.render.mocks import RecordedResource
+from pyroscope_bundle.stack_key import RESOURCE_NAME as STACK_KEY
 from pyroscope_bundle.testing import run
 
 
@@ -24,9 +26,17 @@ def registered(program: Callable[[], None]) -> tuple[RecordedResource, ...]:
     return run(program, stack="test").resources
 
 
-def assert_distinct(resources: tuple[RecordedResource, ...], components: dict[str, str]) -> None:
+def assert_distinct(
+    resources: tuple[RecordedResource, ...],
+    components: dict[str, str],
+    prefixes: dict[str, str | None] | None = None,
+) -> None:
     """No URN twice; every resource under one of ``components`` (name -> type token); the
-    children of each non-default component (every name but the first) named after it."""
+    children of each non-default component named after it. ``prefixes``: what each component's
+    children start with instead of its name (None: the default instance, historical names);
+    default: the first component is the default instance."""
+    # The stack's one key is shared by design, at the stack's root.
+    resources = tuple(r for r in resources if r.name != STACK_KEY)
     counts = Counter(resource.urn for resource in resources)
     assert [urn for urn, count in counts.items() if count > 1] == []
     by_urn = {resource.urn: resource for resource in resources}
@@ -43,11 +53,13 @@ def assert_distinct(resources: tuple[RecordedResource, ...], components: dict[st
             resource = by_urn[resource.parent_urn]
         return roots[resource.urn]
 
-    default = next(iter(components))
+    if prefixes is None:
+        prefixes = {name: None if index == 0 else name for index, name in enumerate(components)}
     for resource in resources:
         owner = root_of(resource)
-        if resource.urn not in roots and owner != default:
-            assert resource.name == owner or resource.name.startswith((f"{owner}-", f"{owner}.")), (
+        prefix = prefixes.get(owner, owner)
+        if resource.urn not in roots and prefix is not None:
+            assert resource.name == prefix or resource.name.startswith((f"{prefix}-", f"{prefix}.")), (
                 f"{resource.type} {resource.name} is not named after its component {owner}"
             )
 
@@ -174,3 +186,153 @@ def test_two_kubernetes_gateways_with_their_credentials_do_not_collide() -> None
     )
     assert [key for key, count in objects.items() if count > 1] == []
     assert len(set(urls)) == 2
+
+
+def test_the_whole_config_still_works_with_a_deprecation_warning() -> None:
+    import pytest
+    from pyroscope_bundle.grafana.kubernetes import SidecarDatasource
+
+    config = load_config({"server": {"backend": "kubernetes"}}, "test")
+
+    def old() -> None:
+        with pytest.warns(DeprecationWarning, match="SidecarDatasource.*pass its Grafana section"):
+            SidecarDatasource("pyroscope-grafana", config, query_endpoint("gw"))  # type: ignore[arg-type]
+
+    def new() -> None:
+        SidecarDatasource("pyroscope-grafana", config.grafana, query_endpoint("gw"))
+
+    assert [(r.urn, r.inputs) for r in registered(old)] == [(r.urn, r.inputs) for r in registered(new)]
+
+
+# --- monitoring ---------------------------------------------------------------------------------
+
+
+def kubernetes_server(namespace: str) -> ServerDeployment:
+    endpoint = query_endpoint(f"pyroscope-gateway.{namespace}.svc.cluster.local")
+    return ServerDeployment(
+        backend="kubernetes", version="1.16.0", push=endpoint, query=endpoint, namespace=namespace
+    )
+
+
+def test_two_monitoring_components_for_two_servers_do_not_collide() -> None:
+    from pyroscope_bundle.monitoring import TYPE_TOKEN, Monitoring, monitoring_args
+
+    configs = {
+        name: load_config({"server": {"backend": "kubernetes", "kubernetes": {"namespace": ns}}}, "test")
+        for name, ns in (("pyroscope-monitoring", "pyroscope"), ("eu", "pyroscope-eu"))
+    }
+
+    def program() -> None:
+        for name, config in configs.items():
+            args = monitoring_args(config, kubernetes_server(config.server.kubernetes.namespace), name)
+            assert args.probe is not None and args.dashboard_config_map is not None
+            Monitoring(name, args)
+
+    resources = registered(program)
+    assert_distinct(resources, {name: TYPE_TOKEN for name in configs})
+    # Both dashboards go to the one Grafana namespace: distinct names, files and uids.
+    dashboards = [r for r in resources if r.type == "kubernetes:core/v1:ConfigMap" and "dashboard" in r.name]
+    assert sorted(r.inputs["metadata"]["name"] for r in dashboards) == [
+        "eu-pyroscope-bundle-dashboard",
+        "pyroscope-bundle-dashboard",
+    ]
+    files = sorted(key for r in dashboards for key in r.inputs["data"])
+    assert files == ["eu-pyroscope-bundle-health.json", "pyroscope-bundle-health.json"]
+    objects = Counter(
+        (r.type, r.inputs["metadata"].get("namespace"), r.inputs["metadata"].get("name"))
+        for r in resources
+        if r.type.startswith("kubernetes:") and isinstance(r.inputs.get("metadata"), dict)
+    )
+    assert [key for key, count in objects.items() if count > 1] == []
+
+
+# --- wiring -------------------------------------------------------------------------------------
+
+
+def test_two_wiring_sets_for_two_servers_do_not_collide() -> None:
+    """Two sets (two servers) wiring services of one namespace and one ECS account."""
+    from pyroscope_bundle.wiring import deploy_wiring
+
+    from tests.harness import PROJECT_DIR
+
+    services: list[dict[str, Any]] = [
+        {
+            "name": "checkout",
+            "platform": "kubernetes",
+            "runtime": "java",
+            "kubernetes": {"namespace": "shop"},
+        },
+        {
+            "name": "payments-api",
+            "platform": "ecs",
+            "runtime": "python",
+            "ecs": {"containerDefinitions": "configs/ecs/payments-api.json"},
+        },
+    ]
+    other = [
+        {**services[0], "name": "search", "runtime": "go"},
+        {**services[1], "name": "ledger", "ecs": {**services[1]["ecs"], "family": "ledger"}},
+    ]
+    target = {"kind": "external", "url": "https://profiles.example.com", "basicAuthUser": "p"}
+    configs = {
+        name: load_config({"server": {"enabled": False}, "grafana": {"mode": "none"}, "target": target,
+                           "services": wired, "authToken": "t"}, "production", PROJECT_DIR)
+        for name, wired in (("profiler", services), ("profiler-eu", other))
+    }  # fmt: skip
+
+    def program() -> None:
+        for name, config in configs.items():
+            endpoint = Endpoint(
+                url="https://profiles.example.com",
+                basic_auth_user="p",
+                basic_auth_password=pulumi.Output.secret("t"),
+            )
+            deploy_wiring(config, endpoint, PROJECT_DIR, name=name)
+
+    resources = registered(program)
+    groups = {
+        f"{name}-{platform}-services": f"pyroscope-bundle:wiring:{platform.capitalize()}Services"
+        for name in configs
+        for platform in ("kubernetes", "ecs")
+    }
+    credentials = {
+        "profiler-credentials-shop": "pyroscope-bundle:wiring:KubernetesCredentials",
+        "profiler-eu-credentials-shop": "pyroscope-bundle:wiring:KubernetesCredentials",
+        "profiler-credentials": "pyroscope-bundle:wiring:EcsCredentials",
+        "profiler-eu-credentials": "pyroscope-bundle:wiring:EcsCredentials",
+    }
+    everything = {**groups, **credentials}
+    # The groups' children are named after their set (profiler-<service>); the default set's
+    # keep their historical names.
+    assert_distinct(
+        resources, everything, {name: "profiler-eu" if "profiler-eu" in name else None for name in everything}
+    )
+    # One namespace, one account: the second set's Secret, Secrets Manager secret and IAM policy
+    # have names of their own; the first keeps the historical ones.
+    secrets = sorted(r.inputs["metadata"]["name"] for r in resources if r.type == "kubernetes:core/v1:Secret")
+    assert secrets == ["pyroscope-profiler-credentials", "pyroscope-profiler-eu-credentials"]
+    aws = sorted(
+        r.inputs["name"]
+        for r in resources
+        if r.type in ("aws:secretsmanager/secret:Secret", "aws:iam/policy:Policy")
+    )
+    assert aws == [
+        "pyroscope-production-profiler-eu-credentials-secret-read",
+        "pyroscope-production-profiler-secret-read",
+        "pyroscope/production/profiler-credentials",
+        "pyroscope/production/profiler-eu-credentials",
+    ]
+    patches = [r for r in resources if r.type == "kubernetes:apps/v1:DeploymentPatch"]
+    refs = {
+        r.name: {
+            e["valueFrom"]["secretKeyRef"]["name"]
+            for c in r.inputs["spec"]["template"]["spec"]["containers"]
+            for e in c.get("env", [])
+            if "valueFrom" in e
+        }
+        for r in patches
+    }
+    assert refs == {
+        "profiler-checkout": {"pyroscope-profiler-credentials"},
+        "profiler-eu-search": {"pyroscope-profiler-eu-credentials"},
+    }

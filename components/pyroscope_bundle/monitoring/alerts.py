@@ -76,7 +76,7 @@ def server_alerts(config: BundleConfig) -> list[Alert]:
     alerts_config = config.monitoring.alerts
     ns = config.server.kubernetes.namespace
     own = _sel(namespace=ns)
-    up = f"{m.UP}{_sel(job=scrape_job(config))}"
+    up = f"{m.UP}{_sel(job=scrape_job(ns))}"
     received = f"sum(rate({m.RECEIVED_PROFILES}{own}[10m]))"
     alerts = [
         Alert(
@@ -85,7 +85,7 @@ def server_alerts(config: BundleConfig) -> list[Alert]:
             "5m",
             "critical",
             "Prometheus cannot scrape Pyroscope",
-            f"No Pyroscope target of {scrape_job(config)} is up: the server is down or unreachable.",
+            f"No Pyroscope target of {scrape_job(ns)} is up: the server is down or unreachable.",
             "pyroscopedown",
         ),
         Alert(
@@ -286,7 +286,7 @@ def service_alerts(config: BundleConfig) -> list[Alert]:
     alerts_config = config.monitoring.alerts
     ns = config.server.kubernetes.namespace
     window = alerts_config.no_profiles_for.text
-    up = f"{m.UP}{_sel(job=scrape_job(config))}"
+    up = f"{m.UP}{_sel(job=scrape_job(ns))}"
     alerts = []
     for service in expected_services(config):
         group = constants.USAGE_GROUP_PREFIX + service
@@ -342,7 +342,7 @@ def prometheus_rule_manifest(config: BundleConfig) -> dict[str, Any]:
         "metadata": {
             "name": RULE_NAME,
             "namespace": config.server.kubernetes.namespace,
-            "labels": monitoring_labels(config, "alerts"),
+            "labels": monitoring_labels(config.monitoring, "alerts"),
         },
         "spec": {"groups": rule_groups(config)},
     }

@@ -14,6 +14,7 @@ from typing import Any
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.config import BundleConfig
+from pyroscope_bundle.config.model import Dashboard, Grafana
 from pyroscope_bundle.grafana.datasource import datasource_type
 from pyroscope_bundle.monitoring import metrics as m
 from pyroscope_bundle.monitoring.alerts import ingress_controller
@@ -25,12 +26,12 @@ PANEL_HEIGHT = 8
 CPU_PROFILE_TYPE = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
 
 
-def _prometheus(config: BundleConfig) -> dict[str, str]:
-    return {"type": "prometheus", "uid": config.monitoring.dashboard.prometheus_datasource_uid}
+def _prometheus(dashboard: Dashboard) -> dict[str, str]:
+    return {"type": "prometheus", "uid": dashboard.prometheus_datasource_uid}
 
 
-def _pyroscope(config: BundleConfig) -> dict[str, str]:
-    return {"type": datasource_type(config.grafana.version), "uid": config.grafana.datasource.uid}
+def _pyroscope(grafana: Grafana) -> dict[str, str]:
+    return {"type": datasource_type(grafana.version), "uid": grafana.datasource.uid}
 
 
 def _panel(
@@ -39,29 +40,29 @@ def _panel(
     return {"type": kind, "title": title, "datasource": datasource, "targets": targets, **extra}
 
 
-def _prom_target(config: BundleConfig, expr: str, legend: str = "") -> dict[str, Any]:
-    return {"datasource": _prometheus(config), "expr": expr, "legendFormat": legend}
+def _prom_target(dashboard: Dashboard, expr: str, legend: str = "") -> dict[str, Any]:
+    return {"datasource": _prometheus(dashboard), "expr": expr, "legendFormat": legend}
 
 
 def _panels(config: BundleConfig) -> list[dict[str, Any]]:
     ns = config.server.kubernetes.namespace
     own = f'{{namespace="{ns}"}}'
-    prom = _prometheus(config)
+    prom = _prometheus(config.monitoring.dashboard)
 
     def series(title: str, expr: str, legend: str = "", unit: str = "short") -> dict[str, Any]:
         return _panel(
             "timeseries",
             title,
             prom,
-            [_prom_target(config, expr, legend)],
+            [_prom_target(config.monitoring.dashboard, expr, legend)],
             fieldConfig={"defaults": {"unit": unit}, "overrides": []},
         )
 
     def stat(title: str, expr: str) -> dict[str, Any]:
-        return _panel("stat", title, prom, [_prom_target(config, expr)])
+        return _panel("stat", title, prom, [_prom_target(config.monitoring.dashboard, expr)])
 
     panels = [
-        stat("Pyroscope targets up", f'sum({m.UP}{{job="{scrape_job(config)}"}})'),
+        stat("Pyroscope targets up", f'sum({m.UP}{{job="{scrape_job(ns)}"}})'),
         stat("Metastore raft leaders", f'sum({m.RAFT_STATE}{{namespace="{ns}", state="{m.RAFT_LEADER}"}})'),
         series("Profiles received / s", f"sum(rate({m.RECEIVED_PROFILES}{own}[5m]))", "profiles"),
         series(
@@ -117,10 +118,10 @@ def _panels(config: BundleConfig) -> list[dict[str, Any]]:
         _panel(
             "flamegraph",
             "CPU of $service",
-            _pyroscope(config),
+            _pyroscope(config.grafana),
             [
                 {
-                    "datasource": _pyroscope(config),
+                    "datasource": _pyroscope(config.grafana),
                     "queryType": "profile",
                     "profileTypeId": CPU_PROFILE_TYPE,
                     "labelSelector": '{service_name=~"$service"}',
@@ -140,11 +141,12 @@ def _panels(config: BundleConfig) -> list[dict[str, Any]]:
     return panels
 
 
-def dashboard(config: BundleConfig) -> dict[str, Any]:
-    """The dashboard model (without ``id``: Grafana assigns it; the uid is stable)."""
+def dashboard(config: BundleConfig, uid: str = DASHBOARD_UID) -> dict[str, Any]:
+    """The dashboard model (without ``id``: Grafana assigns it; the uid is stable). It reads the
+    server, monitoring, Grafana and probe settings, hence the whole config."""
     ns = config.server.kubernetes.namespace
     return {
-        "uid": DASHBOARD_UID,
+        "uid": uid,
         "title": f"Pyroscope health ({config.stack})",
         "tags": ["pyroscope", "pyroscope-bundle"],
         "editable": False,
@@ -157,7 +159,7 @@ def dashboard(config: BundleConfig) -> dict[str, Any]:
                     "name": "service",
                     "label": "service_name",
                     "type": "query",
-                    "datasource": _prometheus(config),
+                    "datasource": _prometheus(config.monitoring.dashboard),
                     "query": f'label_values({m.USAGE_GROUP_RECEIVED}{{namespace="{ns}"}}, usage_group)',
                     "regex": f"/^{constants.USAGE_GROUP_PREFIX}(.+)$/",
                     "includeAll": True,
@@ -172,6 +174,6 @@ def dashboard(config: BundleConfig) -> dict[str, Any]:
     }
 
 
-def dashboard_json(config: BundleConfig) -> str:
+def dashboard_json(config: BundleConfig, uid: str = DASHBOARD_UID) -> str:
     """Deterministic JSON text (what the ConfigMap and the API get)."""
-    return json.dumps(dashboard(config), indent=2, sort_keys=True) + "\n"
+    return json.dumps(dashboard(config, uid), indent=2, sort_keys=True) + "\n"

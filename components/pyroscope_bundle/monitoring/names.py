@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pyroscope_bundle import constants
-from pyroscope_bundle.config import BundleConfig
+from pyroscope_bundle.config.model import Monitoring
 
 PODMONITOR_NAME = "pyroscope"
 RULE_NAME = "pyroscope-bundle"
@@ -15,17 +15,17 @@ DASHBOARD_UID = "pyroscope-bundle-health"
 DASHBOARD_FILE = "pyroscope-bundle-health.json"
 
 
-def scrape_job(config: BundleConfig) -> str:
+def scrape_job(namespace: str) -> str:
     """The ``job`` label Prometheus Operator gives PodMonitor targets: <namespace>/<name>."""
-    return f"{config.server.kubernetes.namespace}/{PODMONITOR_NAME}"
+    return f"{namespace}/{PODMONITOR_NAME}"
 
 
-def monitoring_labels(config: BundleConfig, component: str) -> dict[str, str]:
+def monitoring_labels(monitoring: Monitoring, component: str) -> dict[str, str]:
     """The bundle's labels plus ``pyroscope:monitoring.labels`` (what the operator selects on)."""
     return {
         constants.LABEL_NAME: "pyroscope",
         constants.LABEL_INSTANCE: "pyroscope",
         constants.LABEL_COMPONENT: component,
         constants.LABEL_MANAGED_BY: constants.MANAGED_BY,
-        **config.monitoring.labels,
+        **monitoring.labels,
     }

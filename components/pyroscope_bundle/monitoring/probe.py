@@ -23,7 +23,7 @@ from typing import Any
 
 from pyroscope_bundle import constants
 from pyroscope_bundle import kube_manifests as kube
-from pyroscope_bundle.config import BundleConfig
+from pyroscope_bundle.config.model import Probe, Server
 from pyroscope_bundle.monitoring.names import PROBE_NAME, PROBE_PROFILE_CONFIG_MAP
 from pyroscope_bundle.placement import image_ref, pod_placement
 from pyroscope_bundle.server import k8s_manifests as manifests
@@ -60,13 +60,13 @@ def probe_pod_labels() -> dict[str, str]:
     return kube.selector_labels(COMPONENT_PROBE)
 
 
-def profile_config_map(config: BundleConfig) -> dict[str, Any]:
+def profile_config_map(namespace: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
             "name": PROBE_PROFILE_CONFIG_MAP,
-            "namespace": config.server.kubernetes.namespace,
+            "namespace": namespace,
             "labels": probe_labels(),
         },
         "binaryData": {PROFILE_KEY: base64.b64encode(probe_profile()).decode()},
@@ -84,10 +84,10 @@ def _env(url: str, user: str, password_key: str) -> list[dict[str, Any]]:
     ]
 
 
-def _container(config: BundleConfig, name: str, args: list[str], env: list[dict[str, Any]]) -> dict[str, Any]:
+def _container(server: Server, name: str, args: list[str], env: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "name": name,
-        "image": image_ref(config.server, constants.PYROSCOPE_IMAGE, config.server.version),
+        "image": image_ref(server, constants.PYROSCOPE_IMAGE, server.version),
         "imagePullPolicy": "IfNotPresent",
         "command": [constants.PYROSCOPE_PROFILECLI],
         "args": args,
@@ -98,12 +98,14 @@ def _container(config: BundleConfig, name: str, args: list[str], env: list[dict[
     }
 
 
-def probe_cronjob_manifest(config: BundleConfig, url: str, push_user: str, read_user: str) -> dict[str, Any]:
-    """The CronJob: init container ``push`` (push credential), container ``read`` (read one)."""
-    probe = config.monitoring.probe
+def probe_cronjob_manifest(
+    server: Server, probe: Probe, url: str, push_user: str, read_user: str
+) -> dict[str, Any]:
+    """The CronJob: init container ``push`` (push credential), container ``read`` (read one);
+    image, namespace and placement are the server's (``pyroscope:server``)."""
     selector = f'{{service_name="{probe.service_name}"}}'
     push = _container(
-        config,
+        server,
         "push",
         [
             "upload",
@@ -114,7 +116,7 @@ def probe_cronjob_manifest(config: BundleConfig, url: str, push_user: str, read_
         _env(url, push_user, PUSH_PASSWORD_KEY),
     )
     read = _container(
-        config,
+        server,
         "read",
         ["query", "series", f"--query={selector}", f"--from={QUERY_WINDOW}"],
         _env(url, read_user, READ_PASSWORD_KEY),
@@ -131,14 +133,14 @@ def probe_cronjob_manifest(config: BundleConfig, url: str, push_user: str, read_
         "initContainers": [push],
         "containers": [read],
         "volumes": [{"name": "profile", "configMap": {"name": PROBE_PROFILE_CONFIG_MAP}}],
-        **pod_placement(config.server.kubernetes),
+        **pod_placement(server.kubernetes),
     }
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
         "metadata": {
             "name": PROBE_NAME,
-            "namespace": config.server.kubernetes.namespace,
+            "namespace": server.kubernetes.namespace,
             "labels": probe_labels(),
             # The one per-object checkov skip (docs/security.md): profilecli takes the password
             # only from --password or PROFILECLI_PASSWORD (cmd/profilecli/client.go, v2.2.1),
@@ -163,9 +165,9 @@ def probe_cronjob_manifest(config: BundleConfig, url: str, push_user: str, read_
     }
 
 
-def credentials_secret_metadata(config: BundleConfig) -> dict[str, Any]:
+def credentials_secret_metadata(namespace: str) -> dict[str, Any]:
     return {
         "name": CREDENTIALS_SECRET,
-        "namespace": config.server.kubernetes.namespace,
+        "namespace": namespace,
         "labels": probe_labels(),
     }

@@ -14,7 +14,7 @@ from typing import Any
 
 from pyroscope_bundle import constants
 from pyroscope_bundle import kube_manifests as kube
-from pyroscope_bundle.config import BundleConfig
+from pyroscope_bundle.config.model import KubernetesServer, Monitoring
 from pyroscope_bundle.monitoring.names import PODMONITOR_NAME, monitoring_labels
 
 # Port names of the Pyroscope containers: the bundle's StatefulSet, and the chart's pods
@@ -24,35 +24,35 @@ CHART_PORT = "http2"
 METRICS_PATH = "/metrics"
 
 
-def pod_selector(config: BundleConfig) -> dict[str, str]:
+def pod_selector(kubernetes: KubernetesServer) -> dict[str, str]:
     """The Pyroscope pods of this stack (never the gateway's or the probe's)."""
-    if config.server.kubernetes.mode == "microservices":
+    if kubernetes.mode == "microservices":
         from pyroscope_bundle.server.helm import CHART_POD_LABELS
 
         return dict(CHART_POD_LABELS)
     return kube.selector_labels(kube.COMPONENT_SERVER)
 
 
-def pod_monitor_manifest(config: BundleConfig) -> dict[str, Any]:
+def pod_monitor_manifest(kubernetes: KubernetesServer, monitoring: Monitoring) -> dict[str, Any]:
     """PodMonitor (monitoring.coreos.com/v1) for Pyroscope's /metrics."""
-    namespace = config.server.kubernetes.namespace
-    port = CHART_PORT if config.server.kubernetes.mode == "microservices" else SINGLE_BINARY_PORT
+    namespace = kubernetes.namespace
+    port = CHART_PORT if kubernetes.mode == "microservices" else SINGLE_BINARY_PORT
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PodMonitor",
         "metadata": {
             "name": PODMONITOR_NAME,
             "namespace": namespace,
-            "labels": monitoring_labels(config, "metrics"),
+            "labels": monitoring_labels(monitoring, "metrics"),
         },
         "spec": {
-            "selector": {"matchLabels": pod_selector(config)},
+            "selector": {"matchLabels": pod_selector(kubernetes)},
             "namespaceSelector": {"matchNames": [namespace]},
             "podMetricsEndpoints": [
                 {
                     "port": port,
                     "path": METRICS_PATH,
-                    "interval": config.monitoring.scrape_interval.text,
+                    "interval": monitoring.scrape_interval.text,
                     "scheme": "http",
                 }
             ],
@@ -60,21 +60,20 @@ def pod_monitor_manifest(config: BundleConfig) -> dict[str, Any]:
     }
 
 
-def prometheus_peer(config: BundleConfig) -> kube.Peer:
+def prometheus_peer(monitoring: Monitoring) -> kube.Peer:
     """Who scrapes: the Prometheus pods of the monitoring namespace."""
-    monitoring = config.monitoring
     return kube.Peer(monitoring.namespace, dict(monitoring.prometheus_pod_labels))
 
 
-def metrics_network_policy(config: BundleConfig) -> dict[str, Any]:
+def metrics_network_policy(kubernetes: KubernetesServer, monitoring: Monitoring) -> dict[str, Any]:
     """An additional NetworkPolicy (policies add up) admitting only Prometheus's pods to the
     Pyroscope pods' HTTP port; the server's own policy stays "gateway only"."""
 
     return kube.network_policy_manifest(
         "pyroscope-metrics",
-        config.server.kubernetes.namespace,
-        pod_selector(config),
-        [prometheus_peer(config)],
+        kubernetes.namespace,
+        pod_selector(kubernetes),
+        [prometheus_peer(monitoring)],
         constants.PYROSCOPE_HTTP_PORT,
         component="metrics",
     )

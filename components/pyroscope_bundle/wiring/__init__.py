@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pulumi
@@ -21,6 +21,12 @@ from pyroscope_bundle.config.routing import Routes
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment, to_endpoint
 from pyroscope_bundle.wiring import names
 from pyroscope_bundle.wiring.settings import ProfilerSettings, credentials_hash, is_wired, profiler_settings
+
+if TYPE_CHECKING:
+    from pyroscope_bundle.wiring.kubernetes import SecretKeyRef
+
+# The bundle's wiring set: every name below starts with it (profiler-<service>, ...).
+DEFAULT_NAME = "profiler"
 
 
 class WiredServices(pulumi.ComponentResource):
@@ -55,17 +61,26 @@ def resolve_target(
 
 
 def deploy_wiring(
-    config: BundleConfig, target: Endpoint | None, project_root: Path, ecs_target: Endpoint | None = None
+    config: BundleConfig,
+    target: Endpoint | None,
+    project_root: Path,
+    ecs_target: Endpoint | None = None,
+    *,
+    name: str = DEFAULT_NAME,
 ) -> dict[str, Any]:
     """Wire every enabled service in ``config.services`` to ``target`` (ECS services to
     ``ecs_target`` when given: they run outside the server's cluster); return stack outputs.
+
+    ``name`` names the wiring set: its components (``<name>-kubernetes-services``,
+    ``<name>-credentials``, ...), every resource in them (``<name>-<service>``) and, for a
+    non-default name, the Secrets it creates, so two sets (two servers) coexist in one program.
 
     Disabled (globally or per service) means no wiring resources at all, so turning a switch
     off makes the next ``pulumi up`` remove them - except that an ECS service given by its whole
     task definition (``ecs.taskDefinition``) then gets that definition registered unprofiled, so
     the family's newest revision is one it can run without the profiler's secret and role.
     """
-    services = [service for service in config.services if is_wired(config, service)]
+    services = [service for service in config.services if is_wired(config.target, service)]
     profiled = services if config.target.enabled and target is not None else []
     unprofiled = [
         service
@@ -79,7 +94,7 @@ def deploy_wiring(
                 f"{', '.join(s.name for s in services)} are not wired"
             )
         if unprofiled:
-            _register_unprofiled(unprofiled, project_root, WiredServices("profiler-ecs-services", "ecs"))
+            _register_unprofiled(unprofiled, project_root, WiredServices(f"{name}-ecs-services", "ecs"), name)
         return {}
     # Exported even when this stack wires no service itself: a central profiling stack is what
     # other stacks read with a StackReference (wiring/consumer.py).
@@ -95,18 +110,20 @@ def deploy_wiring(
     kubernetes = [service for service in services if service.platform == "kubernetes"]
     ecs = [service for service in services if service.platform == "ecs"]
     if kubernetes:
-        outputs.update(_wire_kubernetes(config, target, kubernetes))
+        outputs.update(_wire_kubernetes(config, target, kubernetes, name))
     ecs_endpoint = ecs_target or target
     if ecs_endpoint.url != target.url:
         outputs[names.OUTPUT_EXTERNAL_SERVER_ADDRESS] = ecs_endpoint.url
     if ecs:
-        outputs.update(_wire_ecs(config, ecs_endpoint, ecs, project_root, unprofiled))
+        outputs.update(_wire_ecs(config, ecs_endpoint, ecs, project_root, unprofiled, name=name))
     elif unprofiled:
-        _register_unprofiled(unprofiled, project_root, WiredServices("profiler-ecs-services", "ecs"))
+        _register_unprofiled(unprofiled, project_root, WiredServices(f"{name}-ecs-services", "ecs"), name)
     return outputs
 
 
-def _register_unprofiled(services: list[Service], project_root: Path, group: pulumi.Resource) -> None:
+def _register_unprofiled(
+    services: list[Service], project_root: Path, group: pulumi.Resource, name: str = DEFAULT_NAME
+) -> None:
     """The whole task definitions of ECS services that are not profiled, registered as they are
     (same resource names as their profiled revisions: turning profiling off is an update)."""
     from pyroscope_bundle.wiring.ecs import register_unprofiled_task_definition
@@ -115,13 +132,23 @@ def _register_unprofiled(services: list[Service], project_root: Path, group: pul
     for service in services:
         assert service.ecs.task_definition is not None
         register_unprofiled_task_definition(
-            f"profiler-{service.name}",
+            f"{name}-{service.name}",
             load_task_definition(project_root / service.ecs.task_definition),
             opts=pulumi.ResourceOptions(parent=group),
         )
 
 
-def _wire_kubernetes(config: BundleConfig, target: Endpoint, services: list[Service]) -> dict[str, Any]:
+def kubernetes_secret_ref(name: str = DEFAULT_NAME) -> SecretKeyRef:
+    """The Secret the wiring set ``name`` creates in each namespace (the default set keeps
+    ``pyroscope-profiler-credentials``: the env contract's name)."""
+    from pyroscope_bundle.wiring.kubernetes import SecretKeyRef as Ref
+
+    return Ref() if name == DEFAULT_NAME else Ref(f"pyroscope-{name}-credentials")
+
+
+def _wire_kubernetes(
+    config: BundleConfig, target: Endpoint, services: list[Service], name: str = DEFAULT_NAME
+) -> dict[str, Any]:
     from pyroscope_bundle.wiring.kubernetes import (
         KubernetesCredentials,
         SecretKeyRef,
@@ -137,25 +164,25 @@ def _wire_kubernetes(config: BundleConfig, target: Endpoint, services: list[Serv
     if existing.kubernetes_secret_name is not None:
         secret = SecretKeyRef(existing.kubernetes_secret_name, existing.kubernetes_secret_key)
     elif password is not None:
-        secret = SecretKeyRef()
+        secret = kubernetes_secret_ref(name)
         rollout_hash = credentials_hash(password)
         for namespace in sorted({str(service.kubernetes.namespace) for service in services}):
             credentials[namespace] = KubernetesCredentials(
-                f"profiler-credentials-{namespace}", namespace, password
+                f"{name}-credentials-{namespace}", namespace, password, secret
             )
     server_namespace = (
         config.server.kubernetes.namespace
         if config.target.kind == "self" and config.server.backend == "kubernetes"
         else None
     )
-    group = WiredServices("profiler-kubernetes-services", "kubernetes")
+    group = WiredServices(f"{name}-kubernetes-services", "kubernetes")
     for service in services:
         namespace = str(service.kubernetes.namespace)
         deployment = service.kubernetes.deployment or service.name
         depends = [credentials[namespace]] if namespace in credentials else []
         register_service_wiring(
-            f"profiler-{service.name}",
-            profiler_settings(config, service, target),
+            f"{name}-{service.name}",
+            profiler_settings(config.stack, service, target),
             namespace=namespace,
             deployment=deployment,
             containers=service.kubernetes.containers or default_containers(deployment),
@@ -176,6 +203,8 @@ def _wire_ecs(
     services: list[Service],
     project_root: Path,
     unprofiled: Sequence[Service] = (),
+    *,
+    name: str = DEFAULT_NAME,
 ) -> dict[str, Any]:
     from pyroscope_bundle.wiring.checks import load_container_definitions
     from pyroscope_bundle.wiring.ecs import (
@@ -189,7 +218,7 @@ def _wire_ecs(
     credentials: EcsCredentials | None = None
     if existing.aws_secret_arn is not None or target.basic_auth_password is not None:
         credentials = EcsCredentials(
-            "profiler-credentials",
+            f"{name}-credentials",
             stack=config.stack,
             password=target.basic_auth_password if existing.aws_secret_arn is None else None,
             existing_secret_arn=existing.aws_secret_arn,
@@ -197,7 +226,7 @@ def _wire_ecs(
             json_key=existing.aws_secret_json_key,
         )
     pulumi.Output.from_input(target.url).apply(lambda url: _warn_if_cluster_local(url, services))
-    group = WiredServices("profiler-ecs-services", "ecs")
+    group = WiredServices(f"{name}-ecs-services", "ecs")
     # One partition look-up for every task that gets a created execution role.
     needs_role = credentials is not None and any(s.ecs.execution_role_name is None for s in services)
     managed_policy = managed_execution_policy_arn() if needs_role else None
@@ -209,12 +238,12 @@ def _wire_ecs(
             assert service.ecs.container_definitions is not None  # checked by the config loader
             definitions = load_container_definitions(project_root / service.ecs.container_definitions)
             task_definition = None
-        settings = profiler_settings(config, service, target)
+        settings = profiler_settings(config.stack, service, target)
         if existing.aws_secret_arn is not None:
             # The bundle does not manage that secret's value: no rollout hash.
             settings = _without_password(settings)
         register_profiled_task_definition(
-            f"profiler-{service.name}",
+            f"{name}-{service.name}",
             settings,
             container_definitions=definitions,
             family=service.ecs.family or service.name,
@@ -230,7 +259,7 @@ def _wire_ecs(
             opts=pulumi.ResourceOptions(parent=group),
         )
     if unprofiled:
-        _register_unprofiled(list(unprofiled), project_root, group)
+        _register_unprofiled(list(unprofiled), project_root, group, name)
     if credentials is None:
         return {}
     return {

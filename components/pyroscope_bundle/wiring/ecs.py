@@ -249,7 +249,7 @@ class EcsCredentials(pulumi.ComponentResource):
                 raise ValueError("EcsCredentials needs a password or an existing secret ARN")
             secret = secretsmanager.Secret(
                 name,
-                name=names.aws_secret_name(stack),
+                name=names.aws_secret_name(stack, name),
                 description=f"Pyroscope profiler basic-auth password (JSON key: {json_key})",
                 kms_key_id=kms_key_arn,
                 # Disabling profiling deletes the secret; re-enabling must be able to recreate
@@ -268,7 +268,7 @@ class EcsCredentials(pulumi.ComponentResource):
             self.secret_arn = secret.arn
         policy = iam.Policy(
             f"{name}-read",
-            name=names.aws_policy_name(stack),
+            name=names.aws_policy_name(stack, name),
             description="Lets ECS task execution roles read the Pyroscope profiler credentials secret.",
             policy=self.secret_arn.apply(
                 lambda arn: json.dumps(secret_read_policy(arn, kms_key_arn), sort_keys=True)

@@ -57,12 +57,20 @@ ECS_TASKS_PRINCIPAL: Final = "ecs-tasks.amazonaws.com"
 ECS_EXECUTION_MANAGED_POLICY: Final = "policy/service-role/AmazonECSTaskExecutionRolePolicy"
 
 
-def aws_secret_name(stack: str) -> str:
-    return f"pyroscope/{stack}/profiler-credentials"
+# The ECS credentials component of the bundle's program; the AWS names below derive from it.
+ECS_CREDENTIALS: Final = "profiler-credentials"
 
 
-def aws_policy_name(stack: str) -> str:
-    return f"pyroscope-{stack}-profiler-secret-read"
+def aws_secret_name(stack: str, component: str = ECS_CREDENTIALS) -> str:
+    """Secrets Manager names are per account and region: one per stack and component."""
+    return f"pyroscope/{stack}/{component}"
+
+
+def aws_policy_name(stack: str, component: str = ECS_CREDENTIALS) -> str:
+    """IAM policy names are per account: one per stack and component (the default component
+    keeps its historical name)."""
+    part = "profiler" if component == ECS_CREDENTIALS else component
+    return f"pyroscope-{stack}-{part}-secret-read"
 
 
 def execution_role_name(family: str, stack: str) -> str:

@@ -14,7 +14,8 @@ import pulumi
 from pyroscope_bundle_runtime import contract
 
 from pyroscope_bundle import constants
-from pyroscope_bundle.config import BundleConfig, Service
+from pyroscope_bundle.config import Service
+from pyroscope_bundle.config.model import Target
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.stack_key import derive, stack_key
 from pyroscope_bundle.wiring.agents import AgentInjection, injected_java_agent_path, injection_for
@@ -122,12 +123,13 @@ def build_settings(
     )
 
 
-def profiler_settings(config: BundleConfig, service: Service, endpoint: Endpoint) -> ProfilerSettings:
-    """The settings of a service listed in ``pyroscope:services``."""
+def profiler_settings(stack: str, service: Service, endpoint: Endpoint) -> ProfilerSettings:
+    """The settings of a service listed in ``pyroscope:services``; ``stack`` is the
+    ``environment`` tag."""
     return build_settings(
         service=service.name,
         runtime=service.runtime,
-        environment=config.stack,
+        environment=stack,
         endpoint=endpoint,
         application_name=service.application_name,
         version=service.version,
@@ -154,9 +156,10 @@ def service_agent(service: Service) -> AgentInjection | None:
     )
 
 
-def is_wired(config: BundleConfig, service: Service) -> bool:
-    """The global switch and the service's own switch: off means no wiring resources at all."""
-    return config.target.enabled and service.enabled
+def is_wired(target: Target, service: Service) -> bool:
+    """The global switch (``pyroscope:target.enabled``) and the service's own switch: off means
+    no wiring resources at all."""
+    return target.enabled and service.enabled
 
 
 def credentials_hash_of(password: str, key: str) -> str:
