@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -298,19 +298,30 @@ def running_gateway(
     grpc: bool = False,
     worker_processes: int = 1,
     auth: bool = True,
+    htpasswd: Mapping[str, str] | None = None,
+    edit: Callable[[str], str] | None = None,
 ) -> Iterator[Gateway]:
     """nginx with the generated config, as an unprivileged user when the tests run as root.
 
     ``passwords``: push credentials; ``query_passwords``: read-only ones (default: none, so a
     push password never opens a query route); ``admin_password``: the operator credential.
+    ``htpasswd``: role -> file content exactly as a stack's gateway Secret holds it (then the
+    password arguments are not used; an ``admin`` file switches the admin credential on).
+    ``edit``: changes the generated config (a test showing what a directive is for).
     """
     directory = Path(tempfile.mkdtemp(prefix="pyroscope-gateway-"))
     directory.chmod(0o755)
     port = free_port()
     grpc_port = free_port() if grpc else None
-    write_htpasswd(directory / "push", "push", passwords)
-    write_htpasswd(directory / "query", "query", query_passwords or {})
-    write_htpasswd(directory / "admin", "admin", {"admin": admin_password} if admin_password else {})
+    if htpasswd is not None:
+        for role in ("push", "query", "admin"):
+            (directory / role).write_text(htpasswd.get(role, ""))
+        admin = "admin" in htpasswd
+    else:
+        write_htpasswd(directory / "push", "push", passwords)
+        write_htpasswd(directory / "query", "query", query_passwords or {})
+        write_htpasswd(directory / "admin", "admin", {"admin": admin_password} if admin_password else {})
+        admin = admin_password is not None
     settings = NginxSettings(
         upstream=upstream,
         component_upstreams=dict(component_upstreams or {}),
@@ -318,7 +329,7 @@ def running_gateway(
         listen=f"127.0.0.1:{port}",
         grpc_listen=f"127.0.0.1:{grpc_port}" if grpc_port else None,
         multitenancy=multitenancy,
-        admin=admin_password is not None,
+        admin=admin,
         tmp_dir=str(directory),
         access_log=str(directory / "access.log"),
         worker_processes=worker_processes,
@@ -328,6 +339,8 @@ def running_gateway(
     if not auth:
         # The benchmark's baseline: the same config with basic auth switched off.
         config = re.sub(r'auth_basic "[^"]*";', "auth_basic off;", config)
+    if edit is not None:
+        config = edit(config)
     (directory / "nginx.conf").write_text(config)
     run_as: dict[str, Any] = {}
     unprivileged = os.geteuid() != 0

@@ -36,6 +36,7 @@ CREDENTIALS = "pyroscope-gateway-credentials"
 GATEWAY_K8S_URL = "http://pyroscope-gateway.pyroscope.svc.cluster.local:4040"
 GATEWAY_DOCKER_URL = f"http://pyroscope-gateway:{constants.GATEWAY_PORT}"
 TENANTS = ["team-a", "team-b"]
+PROBE = constants.PROBE_GATEWAY_USER
 AWS = {"aws:region": "eu-west-1"}
 
 
@@ -57,6 +58,13 @@ def generated_hash(user: str, role: str = "push") -> str:
     password = generated_password(user) if role == "push" else generated_query_password(user)
     key = placeholder("password", stack_key.RESOURCE_NAME)
     return htpasswd_hash(role, user, password, key, generated=True)
+
+
+def probe_hash() -> str:
+    """The probe's own push entry (its RandomPassword, the same salt key)."""
+    key = placeholder("password", stack_key.RESOURCE_NAME)
+    password = placeholder("password", f"{CREDENTIALS}.probe")
+    return htpasswd_hash("push", PROBE, password, key, generated=True)
 
 
 def secret_value(value: Any) -> Any:
@@ -151,12 +159,16 @@ def test_one_generated_password_reaches_gateway_grafana_and_every_service(single
     assert sorted(r.name for r in single_user.of_type(RANDOM_PASSWORD)) == [
         f"{CREDENTIALS}-{user}",
         f"{CREDENTIALS}-{user}.query",
+        # The probe's own push and read passwords (tests/test_issued_credentials.py).
+        f"{CREDENTIALS}.probe",
+        f"{CREDENTIALS}.probe.query",
         stack_key.RESOURCE_NAME,
     ]
     password = generated_password(user)
-    # Gateway: the salted hash of that same RandomPassword (push), and of Grafana's (query).
-    assert htpasswd(single_user) == f"{user}:{generated_hash(user)}\n"
-    assert htpasswd(single_user, "query") == f"{user}:{generated_hash(user, 'query')}\n"
+    # Gateway: the salted hash of that same RandomPassword (push), and of Grafana's (query);
+    # then the probe's own line.
+    assert htpasswd(single_user) == f"{user}:{generated_hash(user)}\n{PROBE}:{probe_hash()}\n"
+    assert htpasswd(single_user, "query").startswith(f"{user}:{generated_hash(user, 'query')}\n{PROBE}:")
     # Grafana: through the gateway, as the gateway user, with the password in secureJsonData.
     [datasource] = sidecar_datasources(single_user)
     assert datasource["url"] == GATEWAY_K8S_URL
@@ -204,7 +216,9 @@ def test_multi_tenant_one_datasource_per_tenant_with_that_tenants_credentials(mu
         assert datasource["secureJsonData"] == {"basicAuthPassword": generated_query_password(tenant)}
         # The gateway sets X-Scope-OrgID from the user: no tenant header from Grafana.
         assert "httpHeaderName1" not in datasource["jsonData"]
-    assert htpasswd(multi_tenant) == "".join(f"{t}:{generated_hash(t)}\n" for t in TENANTS)
+    assert htpasswd(multi_tenant) == f"{PROBE}:{probe_hash()}\n" + "".join(
+        f"{t}:{generated_hash(t)}\n" for t in TENANTS
+    )
     # The wired tenant's password, the same one its Grafana datasource uses.
     assert set(service_passwords(multi_tenant)) == {generated_password("team-b")}
     assert_never_plain(multi_tenant, *map(generated_password, TENANTS), *map(generated_hash, TENANTS))

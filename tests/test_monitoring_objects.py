@@ -14,6 +14,8 @@ import base64
 import copy
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -287,6 +289,60 @@ def test_dashboard_queries_only_cited_metrics(rendered: dict[str, Path]) -> None
     for expr in exprs:
         names = set(re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{", expr))
         assert names and names <= known, expr
+
+
+PROBE_GROUP = "service/pyroscope-bundle-probe"
+
+
+def test_dashboard_service_views_leave_the_probe_out(rendered: dict[str, Path]) -> None:
+    board = dashboard(rendered)
+    [variable] = board["templating"]["list"]
+    assert f'usage_group!="{PROBE_GROUP}"' in variable["query"]
+    [flame] = [p for p in board["panels"] if p["type"] == "flamegraph"]
+    assert 'service_name!="pyroscope-bundle-probe"' in flame["targets"][0]["labelSelector"]
+
+
+@pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool not installed (Debian package prometheus)"
+)
+def test_the_per_service_panel_shows_every_service_but_the_probe(
+    rendered: dict[str, Path], tmp_path: Path
+) -> None:
+    """The panel's own query, with "All" selected, evaluated by Prometheus's engine (promtool)
+    on series of a service and of the probe: only the service comes back."""
+    [panel] = [p for p in dashboard(rendered)["panels"] if p["title"] == "Received bytes / s per service"]
+    all_services = panel["targets"][0]["expr"].replace("$service", ".+")
+    group = metrics.USAGE_GROUP_RECEIVED
+    (tmp_path / "empty.yaml").write_text("groups: []\n")
+    suite = {
+        "rule_files": ["empty.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": f'{group}{{namespace="{NAMESPACE}", usage_group="{g}"}}', "values": "0+600x20"}
+                    for g in ("service/checkout", PROBE_GROUP)
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": all_services,
+                        "eval_time": "10m",
+                        "exp_samples": [{"labels": '{usage_group="service/checkout"}', "value": 10}],
+                    }
+                ],
+            }
+        ],
+    }
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump(suite))
+    result = subprocess.run(
+        [str(shutil.which("promtool")), "test", "rules", str(tmp_path / "tests.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_api_mode_creates_the_dashboard_through_grafanas_api() -> None:

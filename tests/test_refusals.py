@@ -764,6 +764,27 @@ COLLISIONS: list[Case] = [
         "is a system namespace",
     ),
     (
+        "probe-tenant",
+        {"server": {**K8S, "multitenancy": True, "tenants": ["team-a", "pyroscope-probe"]}},
+        {},
+        "pyroscope:server.tenants",
+        "the probe's own gateway user and tenant",
+    ),
+    (
+        "probe-service-name",
+        {"server": K8S, "services": [svc(name="pyroscope-bundle-probe")]},
+        {},
+        "pyroscope:services[0].name",
+        "is the probe's service_name",
+    ),
+    (
+        "probe-application-name",
+        {"server": K8S, "services": [svc(applicationName="pyroscope-bundle-probe")]},
+        {},
+        "pyroscope:services[0].applicationName",
+        "its no-profiles alert could never fire",
+    ),
+    (
         "service-kube-system",
         {"target": EXTERNAL, "services": [svc(kubernetes={"namespace": "kube-system"})]},
         {},

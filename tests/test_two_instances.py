@@ -210,7 +210,12 @@ def test_the_whole_config_still_works_with_a_deprecation_warning() -> None:
 def kubernetes_server(namespace: str) -> ServerDeployment:
     endpoint = query_endpoint(f"pyroscope-gateway.{namespace}.svc.cluster.local")
     return ServerDeployment(
-        backend="kubernetes", version="1.16.0", push=endpoint, query=endpoint, namespace=namespace
+        backend="kubernetes",
+        version="1.16.0",
+        push=endpoint,
+        query=endpoint,
+        namespace=namespace,
+        probe=(endpoint, endpoint),
     )
 
 

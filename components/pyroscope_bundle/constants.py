@@ -24,6 +24,9 @@ PYROSCOPE_DATA_DIR: Final = "/data"
 # The image is distroless and runs as this uid/gid; the data volume must be writable by it.
 PYROSCOPE_UID: Final = 10001
 PYROSCOPE_READY_PATH: Final = "/ready"
+# Pyroscope's Prometheus endpoint, on the same port as its API: scraped by Prometheus directly
+# (PodMonitor), never served by the gateway to any credential.
+PYROSCOPE_METRICS_PATH: Final = "/metrics"
 # Pyroscope cuts a block at most every hour; a retention shorter than that deletes data that
 # has not even been compacted, so it is refused.
 PYROSCOPE_MIN_RETENTION_SECONDS: Final = 3600
@@ -57,6 +60,10 @@ GATEWAY_HTPASSWD_DIR: Final = "/etc/nginx/gateway-auth"
 GATEWAY_TMP_DIR: Final = "/tmp"  # noqa: S108 - a path inside the container (emptyDir)
 # The one basic-auth user when multi-tenancy is off (with it on, one user per tenant).
 GATEWAY_SINGLE_USER: Final = "pyroscope"
+# The end-to-end probe's own gateway user (push and query roles, separate passwords). With
+# multi-tenancy the user IS the tenant: the probe writes to and reads from this tenant only,
+# which no Grafana datasource shows (docs/runbook.md#pyroscopeprobefailing).
+PROBE_GATEWAY_USER: Final = "pyroscope-probe"
 # Name of the gateway: its Docker container alias / Kubernetes Deployment and Service.
 GATEWAY_NAME: Final = "pyroscope-gateway"
 # Paths profilers push to (Connect push API, legacy /ingest); everything else is a query.

@@ -53,6 +53,8 @@ class ServerDeployment:
     query_per_tenant: dict[str, Endpoint] = field(default_factory=dict)
     # The backend's component: what resources in its namespace depend on (monitoring).
     resource: pulumi.Resource | None = None
+    # The end-to-end probe's own (push, query) gateway credentials; None without the probe.
+    probe: tuple[Endpoint, Endpoint] | None = None
 
 
 def to_endpoint(

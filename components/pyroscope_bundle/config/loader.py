@@ -18,6 +18,7 @@ from pyroscope_bundle import constants
 from pyroscope_bundle.config.errors import ConfigError, Problem, key_path
 from pyroscope_bundle.config.exposure import check_exposure
 from pyroscope_bundle.config.model import BundleConfig, Service
+from pyroscope_bundle.config.monitoring_checks import check_monitoring
 from pyroscope_bundle.config.routing import routing_problems
 from pyroscope_bundle.config.structure import check_structure
 from pyroscope_bundle.config.types import version_tuple
@@ -249,6 +250,7 @@ def cross_check(config: BundleConfig, project_root: Path | None = None) -> list[
     problems += _check_target(config)
     problems += _check_services(config, project_root)
     problems += _check_tempo(config)
+    problems += check_monitoring(config)
     # Imported here: the wiring package imports the config package (no import cycle).
     from pyroscope_bundle.wiring.checks import check_services
 

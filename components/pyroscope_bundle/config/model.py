@@ -478,8 +478,9 @@ class Probe(Model):
     enabled: bool | None = Field(
         default=None,
         description=(
-            "A CronJob that pushes a synthetic profile through the gateway (push-only credential) and "
-            "queries it back (read credential). null: on when monitoring and the gateway are on."
+            "A CronJob that pushes a synthetic profile through the gateway with its own push-only "
+            "credential and queries it back with its own read-only one (gateway user pyroscope-probe; "
+            "with multi-tenancy its own tenant). null: on when monitoring and the gateway are on."
         ),
     )
     schedule: str = Field(

@@ -29,6 +29,8 @@ class GatewaySettings:
     users: tuple[str, ...] = (constants.GATEWAY_SINGLE_USER,)
     # The optional operator credential.
     admin: bool = False
+    # The end-to-end probe's own push and query credentials (Kubernetes, monitoring on).
+    probe: bool = False
     replicas: int = 1
     stack: str = "dev"
     # Docker: host publication and container naming.
@@ -50,14 +52,16 @@ def gateway_replicas(configured: int | None, protect: bool) -> int:
     return PRODUCTION_REPLICAS if protect else 1
 
 
-def gateway_settings(server: Server, stack: str) -> GatewaySettings:
+def gateway_settings(server: Server, stack: str, *, probe: bool = False) -> GatewaySettings:
     """The one place the gateway reads the stack configuration: ``pyroscope:server`` and the
-    stack name (the ``environment`` label)."""
+    stack name (the ``environment`` label); ``probe``: issue the end-to-end probe its own
+    credentials (``BundleConfig.probe_enabled``)."""
     return GatewaySettings(
         version=server.gateway.version,
         multitenancy=server.multitenancy,
         users=tuple(gateway_users(server.multitenancy, server.tenants)),
         admin=server.gateway.admin_credential,
+        probe=probe,
         replicas=gateway_replicas(server.gateway.replicas, server.protect),
         stack=stack,
         publish_address=server.docker.publish_address,
@@ -131,6 +135,17 @@ class GatewayDeployment:
         if not self.multitenancy:
             return {}
         return {user: self.query_endpoint(user) for user in self.credentials.query_users}
+
+    def probe_endpoints(self) -> tuple[Endpoint, Endpoint] | None:
+        """The probe's (push, query) credentials, when it has them: its own user (with
+        multi-tenancy its own tenant), never a service's or Grafana's password."""
+        push, query = self.credentials.probe_push, self.credentials.probe_query
+        if push is None or query is None:
+            return None
+        return (
+            self._endpoint(push, published=False, tenant=True),
+            self._endpoint(query, published=False, tenant=True),
+        )
 
     def admin_endpoint(self, *, published: bool = False) -> Endpoint | None:
         """The operator credential (every non-allow-listed path), when enabled."""

@@ -5,6 +5,9 @@
 - query: the same user names (the user name IS the tenant id with multi-tenancy) with other
   passwords, in another htpasswd file: what Grafana's datasources use; reaches the read APIs only.
 - admin: one optional operator user (``server.gateway.adminCredential``), off by default.
+- probe: the end-to-end probe's own user ``pyroscope-probe`` (when the probe is on), with one
+  password in the push file and another in the query file: it can push and read back its own
+  profiles and nothing else, and rotating or leaking it touches no service or datasource.
 
 Each password is a pulumi-random ``RandomPassword`` (generated once, kept in the stack state)
 unless one is given. The gateway only ever sees hashes. Generated passwords carry ~190 bits of
@@ -113,6 +116,9 @@ class GatewayCredentials(pulumi.ComponentResource):
     users: dict[str, GatewayUser]
     query_users: dict[str, GatewayUser]
     admin: GatewayUser | None
+    # The probe's push-only and read-only credentials (same user name, separate passwords).
+    probe_push: GatewayUser | None
+    probe_query: GatewayUser | None
     # Role -> htpasswd file content (secret).
     htpasswd: dict[Role, pulumi.Output[str]]
 
@@ -122,6 +128,7 @@ class GatewayCredentials(pulumi.ComponentResource):
         users: Sequence[str],
         *,
         admin: bool = False,
+        probe: bool = False,
         given_passwords: Mapping[str, pulumi.Input[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -134,6 +141,8 @@ class GatewayCredentials(pulumi.ComponentResource):
         unknown = sorted(set(given) - set(users))
         if unknown:
             raise ValueError(f"passwords given for unknown gateway users: {', '.join(unknown)}")
+        if probe and constants.PROBE_GATEWAY_USER in users:
+            raise ValueError(f"gateway user {constants.PROBE_GATEWAY_USER!r} is reserved for the probe")
         child = pulumi.ResourceOptions(parent=self)
         # The stack's key: generated once, kept secret in the state, shared with the rollout hash.
         key = stack_key()
@@ -157,16 +166,23 @@ class GatewayCredentials(pulumi.ComponentResource):
         self.users = {user: make("push", user, f"{name}-{user}") for user in users}
         self.query_users = {user: make("query", user, f"{name}-{user}.query") for user in users}
         self.admin = make("admin", ADMIN_USER, f"{name}.admin") if admin else None
+        probe_user = constants.PROBE_GATEWAY_USER
+        self.probe_push = make("push", probe_user, f"{name}.probe") if probe else None
+        self.probe_query = make("query", probe_user, f"{name}.probe.query") if probe else None
         self.htpasswd = {
-            "push": _htpasswd(self.users),
-            "query": _htpasswd(self.query_users),
+            "push": _htpasswd({**self.users, **_named(self.probe_push)}),
+            "query": _htpasswd({**self.query_users, **_named(self.probe_query)}),
         }
         if self.admin is not None:
             self.htpasswd["admin"] = _htpasswd({ADMIN_USER: self.admin})
-        self.register_outputs({"users": list(self.users), "admin": admin})
+        self.register_outputs({"users": list(self.users), "admin": admin, "probe": probe})
 
     def password(self, user: str) -> pulumi.Output[str]:
         return self.users[user].password
+
+
+def _named(user: GatewayUser | None) -> dict[str, GatewayUser]:
+    return {user.name: user} if user is not None else {}
 
 
 def _htpasswd(users: Mapping[str, GatewayUser]) -> pulumi.Output[str]:

@@ -256,6 +256,11 @@ def render_nginx_conf(settings: NginxSettings) -> str:
     for route in ROUTES:
         if not route.grpc:
             server += _route_location(settings, route, upstreams)
+    # Pyroscope's /metrics (all tenants' series and service names) has one reader, Prometheus,
+    # which scrapes the pods directly: refused here for every credential, the admin's included.
+    metrics = constants.PYROSCOPE_METRICS_PATH
+    server += _block(f"location = {metrics}", ["return 403;"])
+    server += _block(f"location ^~ {metrics}/", ["return 403;"])
     if settings.admin:
         admin = [
             *_auth(settings, "admin"),

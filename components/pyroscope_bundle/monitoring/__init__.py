@@ -88,7 +88,7 @@ class ApiDashboard:
 @dataclass(frozen=True)
 class ProbeArgs:
     """The probe CronJob's inputs: the server's section (namespace, image, placement), the probe
-    settings, and the gateway's push and read-only endpoints."""
+    settings, and the probe's own push-only and read-only gateway endpoints."""
 
     server: Server
     probe: Probe
@@ -128,9 +128,9 @@ def monitoring_args(
     if dashboard_on and config.grafana_mode == "api":
         api = ApiDashboard(config.grafana.api.url, dashboard_json(config, identity.uid))
     probe = None
-    # server.query is None only for a multi-tenant server without tenants (no gateway, no probe).
-    if config.probe_enabled and server.query is not None:
-        probe = ProbeArgs(config.server, config.monitoring.probe, server.push, server.query)
+    # The gateway issues the probe its own credentials when the probe is on (gateway_settings).
+    if config.probe_enabled and server.probe is not None:
+        probe = ProbeArgs(config.server, config.monitoring.probe, *server.probe)
     return MonitoringArgs(
         pod_monitor=pod_monitor_manifest(kubernetes, config.monitoring),
         metrics_network_policy=metrics_network_policy(kubernetes, config.monitoring),
@@ -222,8 +222,9 @@ def register_probe(
 ) -> None:
     """The probe's ServiceAccount, credentials Secret, profile ConfigMap and CronJob.
 
-    It pushes with the gateway's push credential and reads with its query credential (the
-    endpoints the gateway hands out for services and for Grafana), never with anything more.
+    It pushes with its own push-only credential and reads with its own read-only one (the
+    gateway's ``pyroscope-probe`` user in the push and the query htpasswd): no service's or
+    Grafana's password, no admin route, and with multi-tenancy its own tenant.
     """
     push, query = args.push, args.query
     namespace = args.server.kubernetes.namespace

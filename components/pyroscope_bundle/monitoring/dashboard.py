@@ -44,6 +44,21 @@ def _prom_target(dashboard: Dashboard, expr: str, legend: str = "") -> dict[str,
     return {"datasource": _prometheus(dashboard), "expr": expr, "legendFormat": legend}
 
 
+def _not_probe(config: BundleConfig) -> str:
+    """The matcher that keeps the probe's synthetic profiles out of the per-service views
+    (``usage_group`` in Prometheus); without multi-tenancy they share the services' tenant."""
+    if not config.probe_enabled:
+        return ""
+    return f', usage_group!="{constants.USAGE_GROUP_PREFIX}{config.monitoring.probe.service_name}"'
+
+
+def _not_probe_profiles(config: BundleConfig) -> str:
+    """The same for the flame graph's label selector (``service_name`` in Pyroscope)."""
+    if not config.probe_enabled:
+        return ""
+    return f', service_name!="{config.monitoring.probe.service_name}"'
+
+
 def _panels(config: BundleConfig) -> list[dict[str, Any]]:
     ns = config.server.kubernetes.namespace
     own = f'{{namespace="{ns}"}}'
@@ -68,7 +83,7 @@ def _panels(config: BundleConfig) -> list[dict[str, Any]]:
         series(
             "Received bytes / s per service",
             f'sum by (usage_group) (rate({m.USAGE_GROUP_RECEIVED}{{namespace="{ns}", '
-            f'usage_group=~"{constants.USAGE_GROUP_PREFIX}$service"}}[5m]))',
+            f'usage_group=~"{constants.USAGE_GROUP_PREFIX}$service"{_not_probe(config)}}}[5m]))',
             "{{usage_group}}",
             "Bps",
         ),
@@ -124,7 +139,7 @@ def _panels(config: BundleConfig) -> list[dict[str, Any]]:
                     "datasource": _pyroscope(config.grafana),
                     "queryType": "profile",
                     "profileTypeId": CPU_PROFILE_TYPE,
-                    "labelSelector": '{service_name=~"$service"}',
+                    "labelSelector": '{service_name=~"$service"' + _not_probe_profiles(config) + "}",
                     "groupBy": [],
                 }
             ],
@@ -160,7 +175,10 @@ def dashboard(config: BundleConfig, uid: str = DASHBOARD_UID) -> dict[str, Any]:
                     "label": "service_name",
                     "type": "query",
                     "datasource": _prometheus(config.monitoring.dashboard),
-                    "query": f'label_values({m.USAGE_GROUP_RECEIVED}{{namespace="{ns}"}}, usage_group)',
+                    "query": (
+                        f'label_values({m.USAGE_GROUP_RECEIVED}{{namespace="{ns}"{_not_probe(config)}}}, '
+                        "usage_group)"
+                    ),
                     "regex": f"/^{constants.USAGE_GROUP_PREFIX}(.+)$/",
                     "includeAll": True,
                     "allValue": ".+",

@@ -21,7 +21,7 @@ from pyroscope_bundle.monitoring.names import PODMONITOR_NAME, monitoring_labels
 # (operations/pyroscope/helm/pyroscope values.yaml `service.port_name`, chart 2.2.1).
 SINGLE_BINARY_PORT = kube.HTTP_PORT_NAME
 CHART_PORT = "http2"
-METRICS_PATH = "/metrics"
+METRICS_PATH = constants.PYROSCOPE_METRICS_PATH
 
 
 def pod_selector(kubernetes: KubernetesServer) -> dict[str, str]:

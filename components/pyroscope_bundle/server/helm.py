@@ -463,4 +463,5 @@ def deploy_helm_server(config: BundleConfig, routes: Routes) -> ServerDeployment
         },
         namespace=component.namespace,
         resource=component,
+        probe=component.gateway.probe_endpoints() if component.gateway is not None else None,
     )

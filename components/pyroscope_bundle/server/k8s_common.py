@@ -61,11 +61,12 @@ def deploy_gateway(
     from pyroscope_bundle.gateway import GatewayCredentials, deploy_kubernetes_gateway, gateway_settings
 
     assert routes.upstream is not None
-    settings = gateway_settings(config.server, config.stack)
+    settings = gateway_settings(config.server, config.stack, probe=config.probe_enabled)
     credentials = GatewayCredentials(
         "pyroscope-gateway-credentials",
         settings.users,
         admin=settings.admin,
+        probe=settings.probe,
         opts=pulumi.ResourceOptions(parent=parent),
     )
     return deploy_kubernetes_gateway(

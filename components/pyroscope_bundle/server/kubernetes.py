@@ -154,4 +154,5 @@ def deploy_kubernetes_server(config: BundleConfig, routes: Routes) -> ServerDepl
         },
         namespace=component.namespace,
         resource=component,
+        probe=component.gateway.probe_endpoints() if component.gateway is not None else None,
     )
