@@ -46,6 +46,9 @@ CHART_SKIP_ROW = re.compile(r"^\|\s*chart\s*\|\s*`?(CKV2?_K8S_\d+)`?\s*\|")
 # Services the gateway or clients must reach (the chart's own ingress routes, v2 storage).
 ROUTED_SERVICES = ("distributor", "query-frontend", "tenant-settings", "ad-hoc-profiles")
 
+# The bucket's region (the loader refuses microservices mode without one, or aws:region).
+REGIONAL = {"objectStorage": {"region": "eu-west-1"}}
+
 
 def chart_archive() -> Path:
     """The pinned chart: Helm's cache first, then the test copy beside the repository."""
@@ -146,7 +149,9 @@ def test_every_pods_claims_exist(microservices: Path) -> None:
 def test_the_claim_check_finds_the_charts_pitfall(chart: Path) -> None:
     """The check above can fail: shared persistence switched on, as before, leaves six
     Deployments mounting a claim nothing creates (their pods would stay Pending)."""
-    config = load_config({"server": {"backend": "kubernetes", "kubernetes": {"mode": "microservices"}}}, "t")
+    config = load_config(
+        {"server": {"backend": "kubernetes", "kubernetes": {"mode": "microservices", "helm": REGIONAL}}}, "t"
+    )
     values = helm_values(config, "bucket", region="eu-west-1")
     values["pyroscope"]["persistence"]["enabled"] = True
     objects = render_chart(chart, CHART_NAME, CHART_VERSION, values, name="pyroscope", namespace=NAMESPACE)
@@ -274,7 +279,9 @@ def test_a_chart_of_another_version_is_refused(chart: Path, tmp_path: Path) -> N
 
 
 def test_render_chart_drops_hooks_and_namespaces_objects(chart: Path) -> None:
-    config = load_config({"server": {"backend": "kubernetes", "kubernetes": {"mode": "microservices"}}}, "t")
+    config = load_config(
+        {"server": {"backend": "kubernetes", "kubernetes": {"mode": "microservices", "helm": REGIONAL}}}, "t"
+    )
     objects = render_chart(
         chart,
         CHART_NAME,
@@ -316,7 +323,9 @@ def test_podmonitor_scrapes_every_chart_component_on_its_http_port(microservices
 
 def test_a_secret_in_the_values_stays_redacted_in_the_chart_objects(chart: Path) -> None:
     """Values reach Helm as the review shows them: a secret inside is the marker, never the value."""
-    config = load_config({"server": {"backend": "kubernetes", "kubernetes": {"mode": "microservices"}}}, "t")
+    config = load_config(
+        {"server": {"backend": "kubernetes", "kubernetes": {"mode": "microservices", "helm": REGIONAL}}}, "t"
+    )
     values = helm_values(config, "bucket", region="eu-west-1")
     values["pyroscope"]["structuredConfig"]["storage"]["s3"]["secret_access_key"] = rpc.wrap_rpc_secret(
         "s3cr3t-value"

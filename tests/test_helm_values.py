@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import Any
@@ -49,7 +50,12 @@ def server_config(**kubernetes: Any) -> dict[str, Any]:
 
 
 def make_config(server: dict[str, Any] | None = None) -> BundleConfig:
-    return load_config({"server": server or server_config()}, "test")
+    """The config as the loader gives it; the bucket's region stands in for aws:region (the
+    loader refuses microservices mode with neither)."""
+    server = copy.deepcopy(server or server_config())
+    helm = server.setdefault("kubernetes", {}).setdefault("helm", {})
+    helm.setdefault("objectStorage", {}).setdefault("region", REGION)
+    return load_config({"server": server}, "test")
 
 
 def test_microservices_on_with_v2_storage_and_no_bundled_extras() -> None:

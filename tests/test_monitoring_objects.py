@@ -492,7 +492,11 @@ def test_chart_components_get_the_same_placement_and_registry() -> None:
             "server": {
                 "backend": "kubernetes",
                 "imageRegistry": REGISTRY,
-                "kubernetes": {"mode": "microservices", **PLACEMENT},
+                "kubernetes": {
+                    "mode": "microservices",
+                    "helm": {"objectStorage": {"region": "eu-west-1"}},
+                    **PLACEMENT,
+                },
             }
         },
         "t",

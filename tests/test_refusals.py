@@ -458,6 +458,13 @@ FREE_TEXT: list[Case] = [
 
 APPLY_TIME: list[Case] = [
     (
+        "microservices-without-region",
+        {"server": {**K8S, "kubernetes": {"mode": "microservices"}}},
+        {},
+        "pyroscope:server.kubernetes.helm.objectStorage.region",
+        "is not set and neither is aws:region",
+    ),
+    (
         "cpu-request-above-limit",
         {"server": {**K8S, "resources": {"requests": {"cpu": "4"}, "limits": {"cpu": "2"}}}},
         {},
@@ -876,6 +883,13 @@ def make_project(root: Path) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def no_ambient_aws_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The AWS provider also reads its region from the environment: the cases must not."""
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_project(tmp_path_factory.mktemp("project"))
@@ -1055,6 +1069,34 @@ def test_numeric_ids_are_accepted_as_text(project):
     assert external.target.tenant_id == "42"
     ecs = load_config({"target": EXTERNAL, "services": [ecs_svc(cpu=512, memory=2048)]}, "test", project)
     assert (ecs.services[0].ecs.cpu, ecs.services[0].ecs.memory) == ("512", "2048")
+
+
+def test_microservices_takes_its_region_from_the_key_the_provider_or_the_environment(project, monkeypatch):
+    microservices = {"server": {**K8S, "kubernetes": {"mode": "microservices"}}}
+    with_key = {
+        "server": {
+            **K8S,
+            "kubernetes": {"mode": "microservices", "helm": {"objectStorage": {"region": "eu-central-1"}}},
+        }
+    }
+    assert (
+        load_config(with_key, "test", project).server.kubernetes.helm.object_storage.region == "eu-central-1"
+    )
+    monkeypatch.setenv("AWS_REGION", "ap-south-1")
+    assert load_config(microservices, "test", project).server.kubernetes.mode == "microservices"
+    monkeypatch.delenv("AWS_REGION")
+    # aws:region of the stack: the program registers the bucket in that region.
+    monitor = RecordingMonitor(BundleMocks())
+    values = {f"pyroscope:{key}": value for key, value in microservices.items()}
+    run_program(
+        lambda: main(project),
+        stack="test",
+        config={**values, "aws:region": "eu-west-1"},
+        secret_keys=[],
+        monitor=monitor,
+    )
+    [bucket] = [r for r in monitor.recording.resources if r.type == "aws:s3/bucket:Bucket"]
+    assert bucket.inputs["region"] == "eu-west-1"
 
 
 def test_secret_references_in_plain_environment_are_not_flagged(project):

@@ -41,7 +41,11 @@ K8S = "pyroscope.svc.cluster.local:4040"
 BACKENDS: dict[str, dict[str, Any]] = {
     "docker": {"backend": "docker"},
     "single-binary": {"backend": "kubernetes"},
-    "microservices": {"backend": "kubernetes", "kubernetes": {"mode": "microservices"}},
+    # Its bucket's region in the config too: the loader refuses microservices mode without one.
+    "microservices": {
+        "backend": "kubernetes",
+        "kubernetes": {"mode": "microservices", "helm": {"objectStorage": {"region": "eu-west-1"}}},
+    },
 }
 # Where Grafana queries Pyroscope itself (gateway off) and where services in its network push.
 DIRECT_QUERY = {

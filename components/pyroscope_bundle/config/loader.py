@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from pyroscope_bundle import constants
+from pyroscope_bundle.config.environment import check_environment
 from pyroscope_bundle.config.errors import ConfigError, Problem, key_path
 from pyroscope_bundle.config.exposure import check_exposure
 from pyroscope_bundle.config.model import BundleConfig, Service
@@ -251,6 +252,7 @@ def cross_check(config: BundleConfig, project_root: Path | None = None) -> list[
     problems += _check_services(config, project_root)
     problems += _check_tempo(config)
     problems += check_monitoring(config)
+    problems += check_environment(config)
     # Imported here: the wiring package imports the config package (no import cycle).
     from pyroscope_bundle.wiring.checks import check_services
 

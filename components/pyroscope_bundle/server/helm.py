@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +22,7 @@ from pulumi_kubernetes.networking import v1 as networking_v1
 from pyroscope_bundle import addresses, constants
 from pyroscope_bundle import kube_manifests as kube
 from pyroscope_bundle.config import BundleConfig, ConfigError
-from pyroscope_bundle.config.errors import Problem, key_path
+from pyroscope_bundle.config.environment import provider_region, region_problem, resolve_region
 from pyroscope_bundle.config.routing import Routes
 from pyroscope_bundle.endpoints import ServerDeployment, server_endpoints
 from pyroscope_bundle.gateway.routes import COMPONENTS, Component
@@ -112,18 +111,11 @@ def bucket_prefix(stack: str) -> str:
 def bucket_region(
     configured: str | None, aws_region: str | None, env: Mapping[str, str] | None = None
 ) -> str:
-    """The bucket's region: the configured one, else the AWS provider's (``aws:region``, then
-    ``AWS_REGION``/``AWS_DEFAULT_REGION`` as the provider reads them). Never a silent us-east-1."""
-    env = os.environ if env is None else env
-    region = configured or aws_region or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
-    if not region:
-        raise ConfigError([
-            Problem(
-                key_path("server", "kubernetes", "helm", "objectStorage", "region"),
-                "is not set and neither is aws:region; set one of them (e.g. eu-west-1)",
-                has_value=False,
-            )
-        ])  # fmt: skip
+    """The bucket's region (:func:`pyroscope_bundle.config.environment.resolve_region`). The
+    loader already refused a config without one; this guards a caller that skipped it."""
+    region = resolve_region(configured, aws_region, env)
+    if region is None:
+        raise ConfigError([region_problem()])
     return region
 
 
@@ -304,7 +296,7 @@ class HelmPyroscope(pulumi.ComponentResource):
         in_namespace = [created_namespace] if created_namespace is not None else []
         tags = {"environment": config.stack, constants.LABEL_MANAGED_BY: constants.MANAGED_BY}
 
-        region = bucket_region(storage.region, pulumi.Config("aws").get("region"))
+        region = bucket_region(storage.region, provider_region())
         bucket = s3.Bucket(
             f"{RELEASE}-bucket",
             bucket=storage.bucket_name,
