@@ -152,7 +152,7 @@ def test_the_claim_check_finds_the_charts_pitfall(chart: Path) -> None:
     config = load_config(
         {"server": {"backend": "kubernetes", "kubernetes": {"mode": "microservices", "helm": REGIONAL}}}, "t"
     )
-    values = helm_values(config, "bucket", region="eu-west-1")
+    values = helm_values(config.server, "bucket", region="eu-west-1")
     values["pyroscope"]["persistence"]["enabled"] = True
     objects = render_chart(chart, CHART_NAME, CHART_VERSION, values, name="pyroscope", namespace=NAMESPACE)
     problems = missing_claims(objects)
@@ -286,7 +286,7 @@ def test_render_chart_drops_hooks_and_namespaces_objects(chart: Path) -> None:
         chart,
         CHART_NAME,
         CHART_VERSION,
-        helm_values(config, "b", region="eu-west-1"),
+        helm_values(config.server, "b", region="eu-west-1"),
         name="pyroscope",
         namespace="obs",
     )
@@ -326,7 +326,7 @@ def test_a_secret_in_the_values_stays_redacted_in_the_chart_objects(chart: Path)
     config = load_config(
         {"server": {"backend": "kubernetes", "kubernetes": {"mode": "microservices", "helm": REGIONAL}}}, "t"
     )
-    values = helm_values(config, "bucket", region="eu-west-1")
+    values = helm_values(config.server, "bucket", region="eu-west-1")
     values["pyroscope"]["structuredConfig"]["storage"]["s3"]["secret_access_key"] = rpc.wrap_rpc_secret(
         "s3cr3t-value"
     )

@@ -59,7 +59,7 @@ def make_config(server: dict[str, Any] | None = None) -> BundleConfig:
 
 
 def test_microservices_on_with_v2_storage_and_no_bundled_extras() -> None:
-    values = helm_values(make_config(), "my-bucket", region=REGION)
+    values = helm_values(make_config().server, "my-bucket", region=REGION)
     assert values["architecture"]["microservices"]["enabled"] is True
     assert values["architecture"]["storage"] == {"v1": False, "v2": True}
     assert values["alloy"]["enabled"] is False
@@ -70,9 +70,9 @@ def test_microservices_on_with_v2_storage_and_no_bundled_extras() -> None:
 
 def test_object_storage_bucket_and_region_are_wired() -> None:
     config = make_config(server_config(helm={"objectStorage": {"region": "eu-central-1"}}))
-    s3 = helm_values(config, "profiles-bucket", region="eu-central-1")["pyroscope"]["structuredConfig"][
-        "storage"
-    ]
+    s3 = helm_values(config.server, "profiles-bucket", region="eu-central-1")["pyroscope"][
+        "structuredConfig"
+    ]["storage"]
     assert s3 == {
         "backend": "s3",
         "s3": {
@@ -85,13 +85,13 @@ def test_object_storage_bucket_and_region_are_wired() -> None:
 
 def test_retention_is_set_with_the_2x_key() -> None:
     config = make_config({**server_config(), "retention": "45d"})
-    limits = helm_values(config, "b", region=REGION)["pyroscope"]["structuredConfig"]["limits"]
+    limits = helm_values(config.server, "b", region=REGION)["pyroscope"]["structuredConfig"]["limits"]
     assert limits == {"retention_period": "45d", **USAGE_GROUPS}
 
 
 def test_persistence_is_on_only_for_the_stateful_components() -> None:
     config = make_config({**server_config(helm={"volumeSize": "5Gi"}), "storage": {"storageClass": "gp3"}})
-    pyroscope = helm_values(config, "b", region=REGION)["pyroscope"]
+    pyroscope = helm_values(config.server, "b", region=REGION)["pyroscope"]
     # The chart merges this block into every component: it carries the claim's shape, off.
     assert pyroscope["persistence"] == {
         "enabled": False,
@@ -110,13 +110,13 @@ def test_persistence_is_on_only_for_the_stateful_components() -> None:
 
 def test_irsa_annotates_the_service_account_and_needs_no_secret() -> None:
     config = make_config(server_config(helm={"objectStorage": {"irsaRoleArn": ROLE_ARN}}))
-    pyroscope = helm_values(config, "b", region=REGION)["pyroscope"]
+    pyroscope = helm_values(config.server, "b", region=REGION)["pyroscope"]
     assert pyroscope["serviceAccount"]["annotations"] == {IRSA_ANNOTATION: ROLE_ARN}
     assert "extraEnvFrom" not in pyroscope
 
 
 def test_secret_credentials_arrive_as_a_mounted_file_never_as_values_or_env() -> None:
-    values = helm_values(make_config(), "b", region=REGION, credentials_secret=CREDENTIALS_SECRET)
+    values = helm_values(make_config().server, "b", region=REGION, credentials_secret=CREDENTIALS_SECRET)
     pyroscope = values["pyroscope"]
     assert "extraEnvFrom" not in pyroscope
     volume = {"name": "s3-credentials", "secret": {"secretName": CREDENTIALS_SECRET, "defaultMode": 0o440}}
@@ -131,7 +131,7 @@ def test_secret_credentials_arrive_as_a_mounted_file_never_as_values_or_env() ->
 
 
 def test_pods_run_hardened_with_a_writable_tmp() -> None:
-    pyroscope = helm_values(make_config(), "b", region=REGION)["pyroscope"]
+    pyroscope = helm_values(make_config().server, "b", region=REGION)["pyroscope"]
     assert pyroscope["podSecurityContext"]["runAsUser"] == 10001
     assert pyroscope["securityContext"]["readOnlyRootFilesystem"] is True
     assert {"name": "tmp", "mountPath": "/tmp"} in pyroscope["extraVolumeMounts"]
@@ -139,16 +139,16 @@ def test_pods_run_hardened_with_a_writable_tmp() -> None:
 
 def test_values_are_plain_yaml() -> None:
     """Helm gets them as YAML: no Python objects that would not serialise."""
-    assert yaml.safe_load(yaml.safe_dump(helm_values(make_config(), "b", region=REGION))) == helm_values(
-        make_config(), "b", region=REGION
-    )
+    assert yaml.safe_load(
+        yaml.safe_dump(helm_values(make_config().server, "b", region=REGION))
+    ) == helm_values(make_config().server, "b", region=REGION)
 
 
 @pytest.mark.parametrize(("retention", "days"), [("30d", 37), ("1h", 8), ("36h", 9), ("90d", 97)])
 def test_bucket_expiry_is_never_sooner_than_retention(retention: str, days: int) -> None:
     config = make_config({**server_config(), "retention": retention})
-    assert bucket_expiry_days(config) == days
-    assert bucket_expiry_days(config) * 86400 >= config.server.retention.seconds
+    assert bucket_expiry_days(config.server) == days
+    assert bucket_expiry_days(config.server) * 86400 >= config.server.retention.seconds
 
 
 def test_bucket_access_policy_is_scoped_to_the_bucket() -> None:
@@ -318,7 +318,7 @@ def test_bucket_region_follows_the_aws_provider_unless_set() -> None:
 
 
 def test_lifecycle_rules_never_touch_settings_or_recording_rules() -> None:
-    rules = lifecycle_rules(make_config())
+    rules = lifecycle_rules(make_config().server)
     prefixes = [rule["filter"]["prefix"] for rule in rules]
     assert prefixes and all(prefixes)
     for key in ("tenant_settings.json", "settings/recording_rule.v1/rules.json"):

@@ -60,7 +60,7 @@ def all_objects(config: BundleConfig) -> list[dict[str, Any]]:
         ),
         sidecar_config_map(config.grafana, Endpoint(url=addresses.in_cluster_url("pyroscope", namespace))),
     ]
-    ingress = manifests.ingress_manifest(config, manifests.SERVER_NAME)
+    ingress = manifests.ingress_manifest(config.server.kubernetes, manifests.SERVER_NAME)
     if ingress is not None:
         objects.append(ingress)
     return objects
@@ -300,7 +300,7 @@ def test_created_namespace_enforces_restricted_pod_security() -> None:
 
 
 def test_ingress_is_off_by_default_and_routes_to_the_service_when_on() -> None:
-    assert manifests.ingress_manifest(make_config(), "pyroscope") is None
+    assert manifests.ingress_manifest(make_config().server.kubernetes, "pyroscope") is None
     config = make_config(
         {
             "kubernetes": {
@@ -309,7 +309,7 @@ def test_ingress_is_off_by_default_and_routes_to_the_service_when_on() -> None:
             }
         }
     )
-    ingress = manifests.ingress_manifest(config, "pyroscope")
+    ingress = manifests.ingress_manifest(config.server.kubernetes, "pyroscope")
     assert ingress is not None
     [rule] = ingress["spec"]["rules"]
     assert rule["host"] == "p.example.com"

@@ -501,7 +501,7 @@ def test_chart_components_get_the_same_placement_and_registry() -> None:
         },
         "t",
     )
-    values = helm_values(config, "bucket", region="eu-west-1")["pyroscope"]
+    values = helm_values(config.server, "bucket", region="eu-west-1")["pyroscope"]
     assert values["nodeSelector"] == {"pool": "observability"}
     assert values["priorityClassName"] == "observability"
     assert values["imagePullSecrets"] == [{"name": "mirror-pull"}]

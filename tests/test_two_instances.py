@@ -341,3 +341,181 @@ def test_two_wiring_sets_for_two_servers_do_not_collide() -> None:
         "profiler-checkout": {"pyroscope-profiler-credentials"},
         "profiler-eu-search": {"pyroscope-profiler-eu-credentials"},
     }
+
+
+# --- servers ------------------------------------------------------------------------------------
+
+
+def kubernetes_config(namespace: str, **server: Any) -> Any:
+    raw = {"backend": "kubernetes", "kubernetes": {"namespace": namespace, **server.pop("kubernetes", {})}}
+    return load_config({"server": {**raw, **server}}, "test")
+
+
+def assert_objects_distinct(resources: tuple[RecordedResource, ...]) -> None:
+    """No two Kubernetes objects of one kind with one name in one namespace (cluster-scoped:
+    namespace None), no two Docker containers, networks or volumes with one name (an image is
+    shared on purpose)."""
+    kube_objects = Counter(
+        (r.type, r.inputs["metadata"].get("namespace"), r.inputs["metadata"].get("name"))
+        for r in resources
+        if r.type.startswith("kubernetes:") and isinstance(r.inputs.get("metadata"), dict)
+    )
+    named = ("docker:index/container:Container", "docker:index/network:Network", "docker:index/volume:Volume")
+    docker_objects = Counter((r.type, r.inputs.get("name")) for r in resources if r.type in named)
+    assert [key for key, count in (kube_objects + docker_objects).items() if count > 1] == []
+
+
+def test_two_kubernetes_servers_in_two_namespaces_do_not_collide() -> None:
+    from pyroscope_bundle.config.routing import config_routes
+    from pyroscope_bundle.server.k8s_common import kubernetes_server_args
+    from pyroscope_bundle.server.kubernetes import TYPE_TOKEN, KubernetesPyroscope
+
+    def exposed(host: str) -> dict[str, Any]:
+        ingress = {"enabled": True, "host": host, "className": "nginx"}
+        return {"ingress": ingress, "allowFrom": [{"namespace": "ingress-nginx"}]}
+
+    configs = {
+        "pyroscope": kubernetes_config("pyroscope", kubernetes=exposed("profiles.example.com")),
+        "pyroscope-eu": kubernetes_config("pyroscope-eu", kubernetes=exposed("eu.example.com")),
+    }
+    urls = []
+
+    def program() -> None:
+        for name, config in configs.items():
+            server = KubernetesPyroscope(name, kubernetes_server_args(config, config_routes(config)))
+            urls.append(server.gateway_url)
+
+    resources = registered(program)
+    assert_distinct(resources, {name: TYPE_TOKEN for name in configs})
+    assert_objects_distinct(resources)
+    # Each server's clients reach its own gateway, in its own namespace.
+    assert urls == [
+        "http://pyroscope-gateway.pyroscope.svc.cluster.local:4040",
+        "http://pyroscope-gateway.pyroscope-eu.svc.cluster.local:4040",
+    ]
+    namespaces = sorted(
+        r.inputs["metadata"]["name"] for r in resources if r.type == "kubernetes:core/v1:Namespace"
+    )
+    assert namespaces == ["pyroscope", "pyroscope-eu"]
+
+
+def test_two_chart_servers_do_not_collide_in_the_aws_account() -> None:
+    from pyroscope_bundle.config.routing import config_routes
+    from pyroscope_bundle.server.helm import TYPE_TOKEN, HelmPyroscope
+    from pyroscope_bundle.server.k8s_common import kubernetes_server_args
+
+    configs = {
+        name: kubernetes_config(
+            namespace,
+            kubernetes={"mode": "microservices", "helm": {"objectStorage": {"region": "eu-west-1"}}},
+        )
+        for name, namespace in (("pyroscope", "pyroscope"), ("pyroscope-eu", "pyroscope-eu"))
+    }
+
+    def program() -> None:
+        for name, config in configs.items():
+            HelmPyroscope(name, kubernetes_server_args(config, config_routes(config)))
+
+    resources = registered(program)
+    assert_distinct(resources, {name: TYPE_TOKEN for name in configs})
+    assert_objects_distinct(resources)
+    users = sorted(r.inputs["name"] for r in resources if r.type == "aws:iam/user:User")
+    assert users == ["pyroscope-eu-test-bucket", "pyroscope-test-bucket"]
+
+
+def test_two_docker_servers_on_one_host_do_not_collide() -> None:
+    from pyroscope_bundle.config.routing import config_routes
+    from pyroscope_bundle.server.docker import COMPONENT_TYPE, DockerPyroscope
+
+    def docker_config(network: str, port: int) -> Any:
+        docker = {"networkName": network, "volumeName": f"{network}-data", "hostPort": port}
+        return load_config({"server": {"docker": docker, "gateway": {"enabled": True}}}, "test")
+
+    configs = {
+        "pyroscope": docker_config("pyroscope", 4040),
+        "pyroscope-eu": docker_config("pyroscope-eu", 4041),
+    }
+    urls = []
+
+    def program() -> None:
+        for name, config in configs.items():
+            server = DockerPyroscope(name, config.server, config_routes(config), stack="test")
+            urls.append(server.deployment.push.url)
+
+    resources = registered(program)
+    assert_distinct(resources, {name: COMPONENT_TYPE for name in configs})
+    assert_objects_distinct(resources)
+    assert urls == ["http://127.0.0.1:4040", "http://127.0.0.1:4041"]
+
+
+def test_the_old_server_signature_still_works_with_a_deprecation_warning() -> None:
+    import pytest
+    from pyroscope_bundle.config.routing import config_routes
+    from pyroscope_bundle.server.k8s_common import kubernetes_server_args
+    from pyroscope_bundle.server.kubernetes import KubernetesPyroscope
+
+    config = kubernetes_config("pyroscope")
+
+    def old() -> None:
+        with pytest.warns(DeprecationWarning, match="KubernetesPyroscope"):
+            KubernetesPyroscope("pyroscope", config, config_routes(config))  # type: ignore[arg-type]
+
+    def new() -> None:
+        KubernetesPyroscope("pyroscope", kubernetes_server_args(config, config_routes(config)))
+
+    def urns(program: Callable[[], None]) -> list[tuple[str, Any]]:
+        return [(r.urn, r.inputs) for r in registered(program) if r.name != STACK_KEY]
+
+    assert urns(old) == urns(new)
+
+
+def test_a_second_profiling_stack_next_to_the_bundles_program() -> None:
+    """The whole program for one server, and a second server with its own Grafana datasource,
+    monitoring and wiring set next to it: no URN twice, no object twice, each part under its
+    own component."""
+    from pyroscope_bundle.config.routing import config_routes
+    from pyroscope_bundle.config.source import StackSecrets
+    from pyroscope_bundle.grafana.kubernetes import deploy_sidecar_datasource
+    from pyroscope_bundle.monitoring import deploy_monitoring
+    from pyroscope_bundle.program import deploy
+    from pyroscope_bundle.server import deploy_server
+    from pyroscope_bundle.wiring import deploy_wiring, resolve_target
+
+    from tests.harness import PROJECT_DIR
+
+    def stack_config(namespace: str, uid: str, service: str) -> Any:
+        wired = {
+            "name": service,
+            "platform": "kubernetes",
+            "runtime": "go",
+            "kubernetes": {"namespace": "shop"},
+        }
+        raw = {
+            "server": {"backend": "kubernetes", "kubernetes": {"namespace": namespace}},
+            "grafana": {"datasource": {"uid": uid}},
+            "services": [wired],
+        }
+        return load_config(raw, "test", PROJECT_DIR)
+
+    first = stack_config("pyroscope", "pyroscope", "checkout")
+    second = stack_config("pyroscope-eu", "pyroscope-eu", "search")
+
+    def program() -> None:
+        deploy(first, StackSecrets(), PROJECT_DIR)
+        routes = config_routes(second)
+        server = deploy_server(second, routes, name="eu")
+        assert server is not None
+        deploy_sidecar_datasource(second.grafana, server, name="eu-grafana")
+        deploy_monitoring(second, server, name="eu-monitoring")
+        deploy_wiring(second, resolve_target(routes, server, None), PROJECT_DIR, name="eu-profiler")
+
+    resources = tuple(r for r in registered(program) if r.name != STACK_KEY)
+    assert [urn for urn, count in Counter(r.urn for r in resources).items() if count > 1] == []
+    assert_objects_distinct(resources)
+    # Every resource belongs to a component (only the stack's one key sits at the root).
+    assert [
+        r.name for r in resources if r.custom and r.parent_urn.endswith("pulumi:pulumi:Stack::test-test")
+    ] == []
+    secrets = [r.inputs["metadata"] for r in resources if r.type == "kubernetes:core/v1:Secret"]
+    datasources = sorted(m["name"] for m in secrets if m["namespace"] == "monitoring")
+    assert datasources == ["eu-grafana-datasource", "pyroscope-grafana-datasource"]

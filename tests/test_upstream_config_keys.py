@@ -80,7 +80,7 @@ def test_the_charts_structured_config_keys_are_in_that_versions_reference(versio
         },
         "t",
     )
-    structured = helm_values(config, "bucket", region="eu-west-1")["pyroscope"]["structuredConfig"]
+    structured = helm_values(config.server, "bucket", region="eu-west-1")["pyroscope"]["structuredConfig"]
     assert unknown_keys(structured, version) == []
 
 

@@ -107,7 +107,10 @@ class DockerGateway(pulumi.ComponentResource):
         credentials: GatewayCredentials,
         upstream_network: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        alias: str | None = None,
     ) -> None:
+        """``alias``: its name on ``network`` (default: the component's name), which clients'
+        URLs spell."""
         super().__init__("pyroscope-bundle:gateway:DockerGateway", name, None, opts)
         import pulumi_docker as docker
 
@@ -115,7 +118,7 @@ class DockerGateway(pulumi.ComponentResource):
         image = docker.RemoteImage(f"{name}-image", name=settings.image, keep_locally=True, opts=child)
         self.nginx_conf = render_nginx_conf(docker_nginx_settings(settings, upstream))
         args = docker_gateway_container_args(settings)
-        networks = [docker.ContainerNetworksAdvancedArgs(name=network, aliases=[name])]
+        networks = [docker.ContainerNetworksAdvancedArgs(name=network, aliases=[alias or name])]
         if upstream_network is not None:
             networks.append(docker.ContainerNetworksAdvancedArgs(name=upstream_network))
         self.container = docker.Container(
@@ -144,9 +147,11 @@ def deploy_docker_gateway(
     upstream_network: pulumi.Input[str] | None = None,
     opts: pulumi.ResourceOptions | None = None,
     name: str = "pyroscope-gateway",
+    alias: str | None = None,
 ) -> GatewayDeployment:
     """Register the gateway container; ``upstream`` is Pyroscope's ``alias:port`` on
-    ``upstream_network`` (its internal network; default ``network``)."""
+    ``upstream_network`` (its internal network; default ``network``). ``alias``: the gateway's
+    own name on ``network`` (default ``name``)."""
     component = DockerGateway(
         name,
         settings,
@@ -155,7 +160,9 @@ def deploy_docker_gateway(
         credentials=credentials,
         upstream_network=upstream_network,
         opts=opts,
+        alias=alias,
     )
+    name = alias or name
     return GatewayDeployment(
         url=f"http://{name}:{constants.GATEWAY_PORT}",
         credentials=credentials,

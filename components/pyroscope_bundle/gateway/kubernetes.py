@@ -213,8 +213,13 @@ class KubernetesGateway(pulumi.ComponentResource):
         credentials: GatewayCredentials,
         component_upstreams: Mapping[Component, str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        service_name: str | None = None,
     ) -> None:
+        """``service_name``: the name of its Kubernetes objects (Service, Deployment, ConfigMap;
+        default: the component's name), which clients' URLs spell."""
         super().__init__("pyroscope-bundle:gateway:KubernetesGateway", name, None, opts)
+        resource_name = name
+        name = service_name or name
         import pulumi_kubernetes as k8s
 
         # A component's depends_on does not hold back its children: pass it on, so nothing is
@@ -232,18 +237,21 @@ class KubernetesGateway(pulumi.ComponentResource):
             return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=namespace, labels=labels)
 
         self.config_map = k8s.core.v1.ConfigMap(
-            f"{name}-config", metadata=meta(config_map_name), data={"nginx.conf": self.nginx_conf}, opts=child
+            f"{resource_name}-config",
+            metadata=meta(config_map_name),
+            data={"nginx.conf": self.nginx_conf},
+            opts=child,
         )
         # One key per role: the file names nginx.conf's auth_basic_user_file lines refer to.
         self.secret = k8s.core.v1.Secret(
-            f"{name}-htpasswd",
+            f"{resource_name}-htpasswd",
             metadata=meta(secret_name),
             type="Opaque",
             string_data=dict(credentials.htpasswd),
             opts=child,
         )
         self.deployment = k8s.apps.v1.Deployment(
-            name,
+            resource_name,
             metadata=meta(name),
             spec=gateway_deployment_spec(
                 settings, name, config_map=config_map_name, secret=secret_name, nginx_conf=self.nginx_conf
@@ -251,11 +259,13 @@ class KubernetesGateway(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*outer, self.config_map, self.secret]),
         )
         self.service = k8s.core.v1.Service(
-            f"{name}-service", metadata=meta(name), spec=gateway_service_spec(name), opts=child
+            f"{resource_name}-service", metadata=meta(name), spec=gateway_service_spec(name), opts=child
         )
         pdb = gateway_pdb_spec(name, settings.replicas)
         if pdb is not None:
-            k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=meta(name), spec=pdb, opts=child)
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{resource_name}-pdb", metadata=meta(name), spec=pdb, opts=child
+            )
         self.register_outputs({"service": name})
 
 
@@ -268,9 +278,11 @@ def deploy_kubernetes_gateway(
     opts: pulumi.ResourceOptions | None = None,
     name: str = "pyroscope-gateway",
     component_upstreams: Mapping[Component, str] | None = None,
+    service_name: str | None = None,
 ) -> GatewayDeployment:
     """Register the gateway; ``upstream`` is Pyroscope's Service as ``host:port`` (in
-    microservices mode ``component_upstreams`` names the Service of each component)."""
+    microservices mode ``component_upstreams`` names the Service of each component).
+    ``service_name``: its Kubernetes objects' name (default ``name``)."""
     component = KubernetesGateway(
         name,
         settings,
@@ -279,7 +291,9 @@ def deploy_kubernetes_gateway(
         credentials=credentials,
         component_upstreams=component_upstreams,
         opts=opts,
+        service_name=service_name,
     )
+    name = service_name or name
     return GatewayDeployment(
         url=in_cluster_url(name, namespace, GATEWAY_SERVICE_PORT),
         credentials=credentials,

@@ -23,10 +23,13 @@ from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.config.model import Server
 from pyroscope_bundle.config.routing import Routes, config_routes
 from pyroscope_bundle.config.types import version_tuple
+from pyroscope_bundle.deprecation import bundle_config
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment, query_endpoints, to_endpoint
 from pyroscope_bundle.server.pyroscope_config import pyroscope_config_yaml
 
 COMPONENT_TYPE = "pyroscope-bundle:server:DockerPyroscope"
+# The component's name in the bundle's program.
+DEFAULT_NAME = "pyroscope"
 # `pulumi up` waits this long for the health check to pass before it reports a failure.
 HEALTHY_WAIT_SECONDS = 120
 
@@ -107,7 +110,13 @@ class PublishedEndpoint:
 
 
 class DockerPyroscope(pulumi.ComponentResource):
-    """Network, data volume, image and the Pyroscope container."""
+    """Network, data volume, image and the Pyroscope container.
+
+    Children are named after the component (``<name>-network``, ``<name>-data``, the container
+    ``<name>``, ``<name>-gateway``; the bundle's ``pyroscope`` gives the names existing stacks
+    hold). Docker's own names are host-wide and come from ``server.docker`` (network, volume,
+    ports): a second server on one host sets its own.
+    """
 
     network: docker.Network
     volume: docker.Volume
@@ -115,24 +124,35 @@ class DockerPyroscope(pulumi.ComponentResource):
     container: docker.Container
 
     def __init__(
-        self, name: str, config: BundleConfig, routes: Routes, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        server: Server,
+        routes: Routes,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        stack: str = "",
     ) -> None:
+        """``server``: ``pyroscope:server``; ``routes``: the routing rule's answer for it;
+        ``stack``: the ``environment`` label."""
+        config = bundle_config(server, "DockerPyroscope", "its Server section, routes and stack=")
+        if config is not None:
+            server, stack = config.server, config.stack
         super().__init__(COMPONENT_TYPE, name, None, opts)
-        server = config.server
         child = pulumi.ResourceOptions(parent=self)
+        self.stack = stack
 
         self.network = docker.Network(
-            "pyroscope-network",
+            f"{name}-network",
             name=server.docker.network_name,
             driver="bridge",
-            labels=docker_options.network_labels(config.stack, "network"),
+            labels=docker_options.network_labels(stack, "network"),
             # The name is fixed, so a replacement must remove the old network first.
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.volume = docker_options.data_volume(
-            "pyroscope-data",
+            f"{name}-data",
             server.docker.volume_name,
-            stack=config.stack,
+            stack=stack,
             component="data",
             protect=server.protect,
             parent=self,
@@ -140,26 +160,26 @@ class DockerPyroscope(pulumi.ComponentResource):
         # keep_locally: destroying the stack or moving to another version must not delete an
         # image other containers on this host may use.
         self.image = docker.RemoteImage(
-            "pyroscope-image", name=image_ref(server), keep_locally=True, opts=child
+            f"{name}-image", name=image_ref(server), keep_locally=True, opts=child
         )
 
         # With the gateway, Pyroscope lives on an internal network that only the gateway shares.
         self.internal_network = (
             docker.Network(
-                "pyroscope-internal-network",
+                f"{name}-internal-network",
                 name=f"{server.docker.network_name}-internal",
                 driver="bridge",
                 internal=True,
-                labels=docker_options.network_labels(config.stack, "internal-network"),
+                labels=docker_options.network_labels(stack, "internal-network"),
                 opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
             )
-            if config.gateway_enabled
+            if server.gateway_enabled
             else None
         )
-        published = _publish(config, routes, self)
+        published = _publish(server, routes, self, name)
         check = healthcheck(server)
         self.container = docker.Container(
-            "pyroscope",
+            name,
             name=container_name(server),
             image=self.image.image_id,
             command=command(),
@@ -199,7 +219,7 @@ class DockerPyroscope(pulumi.ComponentResource):
             security_opts=list(docker_options.SECURITY_OPTS),
             log_driver=docker_options.LOG_DRIVER,
             log_opts=dict(docker_options.LOG_OPTIONS),
-            labels=docker_options.container_labels(config.stack, "server"),
+            labels=docker_options.container_labels(stack, "server"),
             # The name and host port are fixed: the old container must go before the new starts.
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
@@ -226,15 +246,14 @@ class DockerPyroscope(pulumi.ComponentResource):
         )
 
 
-def _publish(config: BundleConfig, routes: Routes, component: DockerPyroscope) -> PublishedEndpoint:
+def _publish(server: Server, routes: Routes, component: DockerPyroscope, name: str) -> PublishedEndpoint:
     """Publish Pyroscope's port on the host, or - with the gateway on - nothing (the gateway does).
 
     The one place the Docker backend hands over to the authenticating gateway; every address and
     tenant comes from the routing rule (``config.routing``).
     """
-    server = config.server
     if routes.gateway:
-        return _publish_through_gateway(config, routes, component)
+        return _publish_through_gateway(server, routes, component, name)
     assert routes.server_push is not None  # the stack runs this server
     ports = [
         docker_options.published_port(
@@ -252,7 +271,7 @@ def _publish(config: BundleConfig, routes: Routes, component: DockerPyroscope) -
 
 
 def _publish_through_gateway(
-    config: BundleConfig, routes: Routes, component: DockerPyroscope
+    server: Server, routes: Routes, component: DockerPyroscope, name: str
 ) -> PublishedEndpoint:
     """THE gateway call site: nginx with basic auth takes the published port; Pyroscope publishes
     nothing. Grafana queries through the gateway too (by its alias on the bridge network, with the
@@ -261,9 +280,9 @@ def _publish_through_gateway(
 
     assert routes.server_push is not None and routes.upstream is not None
     child = pulumi.ResourceOptions(parent=component)
-    settings = gateway_settings(config.server, config.stack)
+    settings = gateway_settings(server, component.stack)
     credentials = GatewayCredentials(
-        "pyroscope-gateway-credentials", settings.users, admin=settings.admin, opts=child
+        f"{name}-gateway-credentials", settings.users, admin=settings.admin, opts=child
     )
     gateway = deploy_docker_gateway(
         settings,
@@ -272,7 +291,9 @@ def _publish_through_gateway(
         credentials,
         upstream_network=component.internal_network.name if component.internal_network else None,
         opts=child,
-        name=constants.GATEWAY_NAME,
+        name=f"{name}-gateway",
+        # The alias the routes (Grafana's datasource URL) spell, on this server's own network.
+        alias=constants.GATEWAY_NAME,
     )
     passwords = {user: account.password for user, account in credentials.users.items()}
     # The host-published URL: where processes on this host push.
@@ -286,7 +307,7 @@ def _publish_through_gateway(
         query=query,
         query_per_tenant=per_tenant,
         outputs={
-            "pyroscopeUrl": host_url(config.server),
+            "pyroscopeUrl": host_url(server),
             "pyroscopeGatewayNetworkUrl": gateway.url,
             "gatewayUser": push.basic_auth_user,
             "gatewayPassword": push.basic_auth_password,
@@ -297,6 +318,9 @@ def _publish_through_gateway(
     )
 
 
-def deploy_docker_server(config: BundleConfig, routes: Routes | None = None) -> ServerDeployment | None:
+def deploy_docker_server(
+    config: BundleConfig, routes: Routes | None = None, *, name: str = DEFAULT_NAME
+) -> ServerDeployment | None:
     """Register the Docker server; its deployment tells Grafana and the wiring where it is."""
-    return DockerPyroscope("pyroscope", config, routes or config_routes(config)).deployment
+    server = DockerPyroscope(name, config.server, routes or config_routes(config), stack=config.stack)
+    return server.deployment

@@ -23,17 +23,23 @@ from pyroscope_bundle import addresses, constants
 from pyroscope_bundle import kube_manifests as kube
 from pyroscope_bundle.config import BundleConfig, ConfigError
 from pyroscope_bundle.config.environment import provider_region, region_problem, resolve_region
+from pyroscope_bundle.config.model import Server
 from pyroscope_bundle.config.routing import Routes
+from pyroscope_bundle.deprecation import bundle_config
 from pyroscope_bundle.endpoints import ServerDeployment, server_endpoints
 from pyroscope_bundle.gateway.routes import COMPONENTS, Component
+from pyroscope_bundle.naming import child_name
 from pyroscope_bundle.placement import pod_placement
 from pyroscope_bundle.server import k8s_manifests as manifests
 from pyroscope_bundle.server.k8s_common import (
+    DEFAULT_NAME,
+    KubernetesServerArgs,
     data_options,
     deploy_gateway,
     gateway_outputs,
     gateway_passwords,
     gateway_query_passwords,
+    kubernetes_server_args,
     pyroscope_peers,
     register_front,
     register_namespace,
@@ -119,9 +125,9 @@ def bucket_region(
     return region
 
 
-def lifecycle_rules(config: BundleConfig) -> list[dict[str, Any]]:
+def lifecycle_rules(server: Server) -> list[dict[str, Any]]:
     """One expiry rule per profile-data prefix; tenant settings and recording rules never expire."""
-    days = bucket_expiry_days(config)
+    days = bucket_expiry_days(server)
     return [
         {
             "id": f"expire-{prefix.rstrip('/')}-after-retention",
@@ -158,7 +164,7 @@ def protect_data_holders(protect: bool) -> pulumi.ResourceTransform:
 
 
 def helm_values(
-    config: BundleConfig,
+    server: Server,
     bucket_name: pulumi.Input[str],
     *,
     region: str,
@@ -170,7 +176,6 @@ def helm_values(
     chain picks up the web identity) or ``credentials_secret``, a Secret holding an AWS
     shared-credentials file, mounted read-only. No key is ever a value or an env variable.
     """
-    server = config.server
     helm = server.kubernetes.helm
     storage = helm.object_storage
     # The chart merges ``pyroscope.persistence`` into every component, and a Deployment with it
@@ -243,9 +248,9 @@ def helm_values(
     }
 
 
-def bucket_expiry_days(config: BundleConfig) -> int:
+def bucket_expiry_days(server: Server) -> int:
     """Bucket lifecycle expiry: whole days, never sooner than the retention, plus a margin."""
-    retention_days = math.ceil(config.server.retention.seconds / 86400)
+    retention_days = math.ceil(server.retention.seconds / 86400)
     return retention_days + constants.BUCKET_EXPIRY_MARGIN_DAYS
 
 
@@ -278,38 +283,55 @@ def role_name_from_arn(role_arn: str) -> str:
 
 class HelmPyroscope(pulumi.ComponentResource):
     """Namespace, S3 bucket (+ lifecycle, encryption, no public access), credentials, NetworkPolicy
-    and the official chart in microservices mode."""
+    and the official chart in microservices mode.
+
+    Children are named after the component (``<name>-bucket``, ``<name>-chart``, ...; the bundle's
+    ``pyroscope`` gives the names existing stacks hold), and so are the account-wide IAM names
+    (``<name>-<stack>-bucket``). The chart's release and objects keep their names in
+    ``server.kubernetes.namespace``: a second server goes into another namespace.
+    """
 
     def __init__(
-        self, name: str, config: BundleConfig, routes: Routes, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: KubernetesServerArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *deprecated: Any,
     ) -> None:
         # Imported here: the single-binary mode needs no AWS SDK (importing it costs seconds).
         from pulumi_aws import iam, s3
 
+        config = bundle_config(args, "HelmPyroscope", "KubernetesServerArgs (kubernetes_server_args)")
+        if config is not None:
+            # The old signature: (name, config, routes, opts).
+            routes: Any = opts
+            args = kubernetes_server_args(config, routes)
+            opts = deprecated[0] if deprecated else None
         super().__init__(TYPE_TOKEN, name, None, opts)
-        server = config.server
+        server = args.server
+        routes = args.routes
         helm = server.kubernetes.helm
         storage = helm.object_storage
         namespace = server.kubernetes.namespace
         self.namespace = namespace
-        created_namespace = register_namespace(config, self)
+        created_namespace = register_namespace(server, self, name)
         in_namespace = [created_namespace] if created_namespace is not None else []
-        tags = {"environment": config.stack, constants.LABEL_MANAGED_BY: constants.MANAGED_BY}
+        tags = {"environment": args.stack, constants.LABEL_MANAGED_BY: constants.MANAGED_BY}
 
         region = bucket_region(storage.region, provider_region())
         bucket = s3.Bucket(
-            f"{RELEASE}-bucket",
+            f"{name}-bucket",
             bucket=storage.bucket_name,
-            bucket_prefix=None if storage.bucket_name else bucket_prefix(config.stack),
+            bucket_prefix=None if storage.bucket_name else bucket_prefix(args.stack),
             region=region,
             force_destroy=False,
             tags=tags,
-            opts=data_options(config, self),
+            opts=data_options(server.protect, self),
         )
         # Retained with the bucket: a destroy must not leave it public or without expiry.
         bucket_child = pulumi.ResourceOptions(parent=bucket, retain_on_delete=True)
         s3.BucketPublicAccessBlock(
-            f"{RELEASE}-bucket-public-access-block",
+            f"{name}-bucket-public-access-block",
             bucket=bucket.id,
             region=region,
             block_public_acls=True,
@@ -319,7 +341,7 @@ class HelmPyroscope(pulumi.ComponentResource):
             opts=bucket_child,
         )
         s3.BucketServerSideEncryptionConfiguration(
-            f"{RELEASE}-bucket-encryption",
+            f"{name}-bucket-encryption",
             bucket=bucket.id,
             region=region,
             rules=[
@@ -331,38 +353,38 @@ class HelmPyroscope(pulumi.ComponentResource):
             opts=bucket_child,
         )
         s3.BucketLifecycleConfiguration(
-            f"{RELEASE}-bucket-lifecycle",
+            f"{name}-bucket-lifecycle",
             bucket=bucket.id,
             region=region,
-            rules=lifecycle_rules(config),
+            rules=lifecycle_rules(server),
             opts=bucket_child,
         )
         policy_document = bucket.arn.apply(bucket_access_policy)
         credentials_secret: str | None = None
         if storage.irsa_role_arn:
             iam.RolePolicy(
-                f"{RELEASE}-bucket-access",
-                name=f"pyroscope-{config.stack}-bucket-access",
+                f"{name}-bucket-access",
+                name=f"{name}-{args.stack}-bucket-access",
                 role=role_name_from_arn(storage.irsa_role_arn),
                 policy=policy_document,
                 opts=pulumi.ResourceOptions(parent=self),
             )
         else:
             user = iam.User(
-                f"{RELEASE}-bucket-user",
-                name=f"pyroscope-{config.stack}-bucket",
+                f"{name}-bucket-user",
+                name=f"{name}-{args.stack}-bucket",
                 tags=tags,
                 opts=pulumi.ResourceOptions(parent=self),
             )
             iam.UserPolicy(
-                f"{RELEASE}-bucket-access",
+                f"{name}-bucket-access",
                 name="bucket-access",
                 user=user.name,
                 policy=policy_document,
                 opts=pulumi.ResourceOptions(parent=user),
             )
             key = iam.AccessKey(
-                f"{RELEASE}-bucket-key", user=user.name, opts=pulumi.ResourceOptions(parent=user)
+                f"{name}-bucket-key", user=user.name, opts=pulumi.ResourceOptions(parent=user)
             )
             credentials_secret = CREDENTIALS_SECRET
             # Secret as a whole: the key id's secretness spreads to the file through apply.
@@ -370,7 +392,7 @@ class HelmPyroscope(pulumi.ComponentResource):
                 lambda keys: credentials_file(str(keys[0]), str(keys[1]))
             )
             core_v1.Secret(
-                f"{CREDENTIALS_SECRET}-secret",
+                child_name(name, DEFAULT_NAME, f"{CREDENTIALS_SECRET}-secret"),
                 metadata={
                     "name": CREDENTIALS_SECRET,
                     "namespace": namespace,
@@ -384,32 +406,32 @@ class HelmPyroscope(pulumi.ComponentResource):
         # The authenticating gateway, as in single-binary mode: pushes to the distributor,
         # queries (and Grafana) to the query-frontend; then only it reaches the chart's HTTP port.
         gateway = deploy_gateway(
-            config, routes, self, in_namespace, component_upstreams=gateway_component_upstreams(namespace)
+            args, self, in_namespace, name=name, component_upstreams=gateway_component_upstreams(namespace)
         )
         policy = kube.network_policy_manifest(
             RELEASE,
             namespace,
             CHART_POD_LABELS,
-            pyroscope_peers(config, gateway),
+            pyroscope_peers(args, gateway),
             constants.PYROSCOPE_HTTP_PORT,
             component=kube.COMPONENT_SERVER,
             allow_same_namespace=True,
         )
         networking_v1.NetworkPolicy(
-            f"{RELEASE}-networkpolicy",
+            f"{name}-networkpolicy",
             metadata=policy["metadata"],
             spec=policy["spec"],
             opts=pulumi.ResourceOptions(parent=self, depends_on=in_namespace),
         )
-        register_front(config, routes, gateway, pulumi.ResourceOptions(parent=self, depends_on=in_namespace))
+        register_front(args, gateway, pulumi.ResourceOptions(parent=self, depends_on=in_namespace), name)
         self.chart = helm_v4.Chart(
-            f"{RELEASE}-chart",
+            f"{name}-chart",
             chart=constants.PYROSCOPE_HELM_CHART,
             version=helm.chart_version,
             repository_opts={"repo": constants.PYROSCOPE_HELM_REPOSITORY},
             name=RELEASE,
             namespace=namespace,
-            values=helm_values(config, bucket.bucket, credentials_secret=credentials_secret, region=region),
+            values=helm_values(server, bucket.bucket, credentials_secret=credentials_secret, region=region),
             # Not protect=...: it would propagate to every chart object (an upgrade that replaces
             # a Service would then fail). Only the StatefulSets whose PVCs hold the metastore's
             # raft state (the index of the bucket) are protected.
@@ -434,8 +456,9 @@ class HelmPyroscope(pulumi.ComponentResource):
         )
 
 
-def deploy_helm_server(config: BundleConfig, routes: Routes) -> ServerDeployment:
-    component = HelmPyroscope("pyroscope", config, routes)
+def deploy_helm_server(config: BundleConfig, routes: Routes, *, name: str = DEFAULT_NAME) -> ServerDeployment:
+    """Register the chart in microservices mode; return its endpoints and outputs."""
+    component = HelmPyroscope(name, kubernetes_server_args(config, routes))
     return ServerDeployment(
         backend="kubernetes",
         version=config.server.version,

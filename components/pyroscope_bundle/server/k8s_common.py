@@ -9,6 +9,7 @@ neither imports the other.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -18,52 +19,88 @@ from pulumi_kubernetes.networking import v1 as networking_v1
 from pyroscope_bundle import constants
 from pyroscope_bundle import kube_manifests as kube
 from pyroscope_bundle.config import BundleConfig
+from pyroscope_bundle.config.model import Server
 from pyroscope_bundle.config.routing import Routes
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.gateway.common import GatewayDeployment
 from pyroscope_bundle.gateway.routes import Component
+from pyroscope_bundle.naming import child_name
 from pyroscope_bundle.server import k8s_manifests as manifests
 
+# The server component's name in the bundle's program (= the Pyroscope objects' name).
+DEFAULT_NAME = manifests.SERVER_NAME
 
-def data_options(config: BundleConfig, parent: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
-    """Options for a resource that holds profiles: never deleted by Pulumi, protected in production."""
-    return pulumi.ResourceOptions(
-        parent=parent, protect=config.server.protect, retain_on_delete=True, **extra
+
+@dataclass(frozen=True)
+class KubernetesServerArgs:
+    """What a Kubernetes server component (single binary or chart) reads.
+
+    ``clients``: who may reach Pyroscope (without the gateway) or the gateway - wired services'
+    namespaces, Grafana's, ``server.kubernetes.allowFrom`` (:func:`kubernetes_server_args`
+    derives them from the stack config); ``probe``: admit the self-monitoring probe's pods to
+    the gateway; ``stack``: the ``environment`` label and tag.
+    """
+
+    server: Server
+    routes: Routes
+    stack: str
+    clients: tuple[kube.Peer, ...] = ()
+    probe: bool = False
+
+
+def kubernetes_server_args(config: BundleConfig, routes: Routes) -> KubernetesServerArgs:
+    """The stack config mapped onto a server component's arguments (``program.py``'s mapping)."""
+    return KubernetesServerArgs(
+        server=config.server,
+        routes=routes,
+        stack=config.stack,
+        clients=tuple(manifests.client_peers(config)),
+        probe=config.probe_enabled,
     )
 
 
-def register_namespace(config: BundleConfig, parent: pulumi.Resource) -> core_v1.Namespace | None:
+def data_options(protect: bool, parent: pulumi.Resource, **extra: Any) -> pulumi.ResourceOptions:
+    """Options for a resource that holds profiles: never deleted by Pulumi, protected in
+    production (``server.protect``)."""
+    return pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=True, **extra)
+
+
+def register_namespace(
+    server: Server, parent: pulumi.Resource, name: str = DEFAULT_NAME
+) -> core_v1.Namespace | None:
     """The server's namespace when the bundle owns it. Deleting it would delete the PVCs with it."""
-    kubernetes = config.server.kubernetes
+    kubernetes = server.kubernetes
     if not kubernetes.create_namespace:
         return None
     manifest = kube.namespace_manifest(kubernetes.namespace)
     return core_v1.Namespace(
-        f"{kubernetes.namespace}-namespace",
+        child_name(name, DEFAULT_NAME, f"{kubernetes.namespace}-namespace"),
         metadata=manifest["metadata"],
-        opts=data_options(config, parent),
+        opts=data_options(server.protect, parent),
     )
 
 
 def deploy_gateway(
-    config: BundleConfig,
-    routes: Routes,
+    args: KubernetesServerArgs,
     parent: pulumi.Resource,
     depends_on: list[Any],
     *,
+    name: str = DEFAULT_NAME,
     component_upstreams: Mapping[Component, str] | None = None,
 ) -> GatewayDeployment | None:
     """THE gateway call site: the authenticating nginx gateway (``pyroscope_bundle.gateway``) in
     front of Pyroscope (``routes.upstream``; in microservices mode ``component_upstreams`` is the
-    Service of each component), when the routing puts one there."""
+    Service of each component), when the routing puts one there. Its components are named after
+    the server's (``<name>-gateway``); its Service keeps the name the routes spell."""
+    routes = args.routes
     if not routes.gateway:
         return None
     from pyroscope_bundle.gateway import GatewayCredentials, deploy_kubernetes_gateway, gateway_settings
 
     assert routes.upstream is not None
-    settings = gateway_settings(config.server, config.stack, probe=config.probe_enabled)
+    settings = gateway_settings(args.server, args.stack, probe=args.probe)
     credentials = GatewayCredentials(
-        "pyroscope-gateway-credentials",
+        f"{name}-gateway-credentials",
         settings.users,
         admin=settings.admin,
         probe=settings.probe,
@@ -71,11 +108,12 @@ def deploy_gateway(
     )
     return deploy_kubernetes_gateway(
         settings,
-        config.server.kubernetes.namespace,
+        args.server.kubernetes.namespace,
         routes.upstream,
         credentials,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
-        name=constants.GATEWAY_NAME,
+        name=f"{name}-gateway",
+        service_name=constants.GATEWAY_NAME,
         component_upstreams=component_upstreams
         or ({"distributor": routes.push_upstream} if routes.push_upstream else None),
     )
@@ -96,22 +134,25 @@ def gateway_query_passwords(gateway: GatewayDeployment | None) -> dict[str, pulu
 
 
 def register_front(
-    config: BundleConfig, routes: Routes, gateway: GatewayDeployment | None, opts: pulumi.ResourceOptions
+    args: KubernetesServerArgs,
+    gateway: GatewayDeployment | None,
+    opts: pulumi.ResourceOptions,
+    name: str = DEFAULT_NAME,
 ) -> None:
     """What stands in front of the server in both modes: the gateway's NetworkPolicy and the
     optional Ingress to ``routes.ingress_service`` (the gateway when there is one: the OSS server
     has no authentication)."""
     if gateway is not None:
-        policy = gateway_network_policy(config, gateway)
+        policy = gateway_network_policy(args, gateway)
         networking_v1.NetworkPolicy(
-            "pyroscope-gateway-networkpolicy", metadata=policy["metadata"], spec=policy["spec"], opts=opts
+            f"{name}-gateway-networkpolicy", metadata=policy["metadata"], spec=policy["spec"], opts=opts
         )
-    if routes.ingress_service is None:
+    if args.routes.ingress_service is None:
         return
-    ingress = manifests.ingress_manifest(config, routes.ingress_service)
+    ingress = manifests.ingress_manifest(args.server.kubernetes, args.routes.ingress_service)
     if ingress is not None:
         networking_v1.Ingress(
-            f"{manifests.SERVER_NAME}-ingress", metadata=ingress["metadata"], spec=ingress["spec"], opts=opts
+            f"{name}-ingress", metadata=ingress["metadata"], spec=ingress["spec"], opts=opts
         )
 
 
@@ -130,18 +171,17 @@ def gateway_outputs(gateway: GatewayDeployment | None, push: Endpoint) -> dict[s
     }
 
 
-def gateway_network_policy(config: BundleConfig, gateway: GatewayDeployment) -> dict[str, Any]:
+def gateway_network_policy(args: KubernetesServerArgs, gateway: GatewayDeployment) -> dict[str, Any]:
     """Only known clients reach the gateway's pods (it authenticates them, this fences the rest):
     wired services' namespaces, Grafana's sidecar namespace and ``allowFrom``."""
-    peers = manifests.client_peers(config)
-    if config.probe_enabled:
+    namespace = args.server.kubernetes.namespace
+    peers = list(args.clients)
+    if args.probe:
         # The self-monitoring probe's pods (monitoring/probe.py probe_pod_labels).
-        peers.append(
-            kube.Peer(config.server.kubernetes.namespace, kube.selector_labels(kube.COMPONENT_PROBE))
-        )
+        peers.append(kube.Peer(namespace, kube.selector_labels(kube.COMPONENT_PROBE)))
     return kube.network_policy_manifest(
         "pyroscope-gateway",
-        config.server.kubernetes.namespace,
+        namespace,
         gateway.pod_labels,
         peers,
         (constants.GATEWAY_PORT, constants.GATEWAY_GRPC_PORT),
@@ -149,9 +189,9 @@ def gateway_network_policy(config: BundleConfig, gateway: GatewayDeployment) -> 
     )
 
 
-def pyroscope_peers(config: BundleConfig, gateway: GatewayDeployment | None) -> list[kube.Peer]:
+def pyroscope_peers(args: KubernetesServerArgs, gateway: GatewayDeployment | None) -> list[kube.Peer]:
     """Who may reach Pyroscope's port. With a gateway: ONLY the gateway pods - Grafana queries
     through the gateway with its credentials like every other client. Without: the known clients."""
     if gateway is None:
-        return manifests.client_peers(config)
-    return [kube.Peer(config.server.kubernetes.namespace, gateway.pod_labels)]
+        return list(args.clients)
+    return [kube.Peer(args.server.kubernetes.namespace, gateway.pod_labels)]

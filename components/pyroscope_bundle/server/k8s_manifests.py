@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pyroscope_bundle import constants
-from pyroscope_bundle.config.model import BundleConfig, Server
+from pyroscope_bundle.config.model import BundleConfig, KubernetesServer, Server
 from pyroscope_bundle.kube_manifests import (
     COMPONENT_SERVER,
     HTTP_PORT_NAME,
@@ -227,9 +227,9 @@ def grafana_peer(config: BundleConfig) -> Peer:
     return Peer(config.grafana.sidecar.namespace)
 
 
-def ingress_manifest(config: BundleConfig, service: str) -> dict[str, Any] | None:
+def ingress_manifest(kubernetes: KubernetesServer, service: str) -> dict[str, Any] | None:
     """An Ingress to ``service`` when enabled. The OSS server has no authentication."""
-    ingress = config.server.kubernetes.ingress
+    ingress = kubernetes.ingress
     if not ingress.enabled or not ingress.host:
         return None
     spec: dict[str, Any] = {
@@ -257,7 +257,7 @@ def ingress_manifest(config: BundleConfig, service: str) -> dict[str, Any] | Non
         "kind": "Ingress",
         "metadata": metadata(
             SERVER_NAME,
-            config.server.kubernetes.namespace,
+            kubernetes.namespace,
             labels(COMPONENT_SERVER),
             annotations=ingress_annotations(ingress.class_name, ingress.annotations),
         ),

@@ -20,14 +20,18 @@ from pyroscope_bundle import addresses, constants
 from pyroscope_bundle import kube_manifests as kube
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.config.routing import Routes
+from pyroscope_bundle.deprecation import bundle_config
 from pyroscope_bundle.endpoints import ServerDeployment, server_endpoints
 from pyroscope_bundle.server import k8s_manifests as manifests
 from pyroscope_bundle.server.k8s_common import (
+    DEFAULT_NAME,
+    KubernetesServerArgs,
     data_options,
     deploy_gateway,
     gateway_outputs,
     gateway_passwords,
     gateway_query_passwords,
+    kubernetes_server_args,
     pyroscope_peers,
     register_front,
     register_namespace,
@@ -38,19 +42,35 @@ TYPE_TOKEN = "pyroscope-bundle:server:KubernetesPyroscope"
 
 
 class KubernetesPyroscope(pulumi.ComponentResource):
-    """Pyroscope single binary: Namespace, ConfigMap, StatefulSet + PVC, Services, PDB, NetworkPolicy."""
+    """Pyroscope single binary: Namespace, ConfigMap, StatefulSet + PVC, Services, PDB, NetworkPolicy.
+
+    Children are named after the component (``<name>-statefulset``, ``<name>-gateway``, ...; the
+    bundle's ``pyroscope`` gives the names existing stacks hold). The Kubernetes objects keep
+    their names in ``server.kubernetes.namespace``: a second server goes into another namespace.
+    """
 
     url: str
     namespace: str
 
     def __init__(
-        self, name: str, config: BundleConfig, routes: Routes, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: KubernetesServerArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *deprecated: Any,
     ) -> None:
+        config = bundle_config(args, "KubernetesPyroscope", "KubernetesServerArgs (kubernetes_server_args)")
+        if config is not None:
+            # The old signature: (name, config, routes, opts).
+            routes: Any = opts
+            args = kubernetes_server_args(config, routes)
+            opts = deprecated[0] if deprecated else None
         super().__init__(TYPE_TOKEN, name, None, opts)
-        server = config.server
+        server = args.server
+        routes = args.routes
         namespace = server.kubernetes.namespace
         self.namespace = namespace
-        created_namespace = register_namespace(config, self)
+        created_namespace = register_namespace(server, self, name)
         in_namespace = [created_namespace] if created_namespace is not None else []
 
         def child(**extra: Any) -> pulumi.ResourceOptions:
@@ -61,28 +81,28 @@ class KubernetesPyroscope(pulumi.ComponentResource):
             manifests.SERVER_NAME, namespace, kube.COMPONENT_SERVER
         )
         core_v1.ServiceAccount(
-            f"{manifests.SERVER_NAME}-serviceaccount",
+            f"{name}-serviceaccount",
             metadata=service_account["metadata"],
             automount_service_account_token=False,
             opts=child(),
         )
         config_map = manifests.pyroscope_config_map(namespace, config_yaml)
         config_map_resource = core_v1.ConfigMap(
-            f"{manifests.SERVER_NAME}-configmap",
+            f"{name}-configmap",
             metadata=config_map["metadata"],
             data=config_map["data"],
             opts=child(),
         )
         statefulset = manifests.statefulset_manifest(server, namespace, config_yaml)
         apps_v1.StatefulSet(
-            f"{manifests.SERVER_NAME}-statefulset",
+            f"{name}-statefulset",
             metadata=statefulset["metadata"],
             spec=statefulset["spec"],
             # The PVCs of its volumeClaimTemplate hold every profile. volumeClaimTemplates are
             # immutable: a size change would replace the StatefulSet without growing the existing
             # PVC, so it is ignored here and the PVC is grown in place (docs/sizing.md).
             opts=data_options(
-                config,
+                server.protect,
                 self,
                 depends_on=[*in_namespace, config_map_resource],
                 ignore_changes=["spec.volumeClaimTemplates"],
@@ -91,19 +111,17 @@ class KubernetesPyroscope(pulumi.ComponentResource):
         for headless in (False, True):
             service = manifests.service_manifest(namespace, headless=headless)
             core_v1.Service(
-                f"{service['metadata']['name']}-service",
+                f"{name}{manifests.HEADLESS_SUFFIX if headless else ''}-service",
                 metadata=service["metadata"],
                 spec=service["spec"],
                 opts=child(),
             )
         pdb = manifests.pdb_manifest(namespace)
-        policy_v1.PodDisruptionBudget(
-            f"{manifests.SERVER_NAME}-pdb", metadata=pdb["metadata"], spec=pdb["spec"], opts=child()
-        )
+        policy_v1.PodDisruptionBudget(f"{name}-pdb", metadata=pdb["metadata"], spec=pdb["spec"], opts=child())
 
         # --- The authenticating gateway: the one call site (see deploy_gateway below). ---
-        gateway = deploy_gateway(config, routes, self, in_namespace)
-        peers = pyroscope_peers(config, gateway)
+        gateway = deploy_gateway(args, self, in_namespace, name=name)
+        peers = pyroscope_peers(args, gateway)
         policy = kube.network_policy_manifest(
             manifests.SERVER_NAME,
             namespace,
@@ -114,12 +132,12 @@ class KubernetesPyroscope(pulumi.ComponentResource):
             allow_own_pods=True,
         )
         networking_v1.NetworkPolicy(
-            f"{manifests.SERVER_NAME}-networkpolicy",
+            f"{name}-networkpolicy",
             metadata=policy["metadata"],
             spec=policy["spec"],
             opts=child(),
         )
-        register_front(config, routes, gateway, child())
+        register_front(args, gateway, child(), name)
 
         self.url = addresses.in_cluster_url(manifests.SERVER_NAME, namespace)
         self.gateway_url = gateway.url if gateway is not None else None
@@ -134,10 +152,12 @@ class KubernetesPyroscope(pulumi.ComponentResource):
         self.register_outputs({"pyroscopeUrl": self.url, "namespace": namespace})
 
 
-def deploy_kubernetes_server(config: BundleConfig, routes: Routes) -> ServerDeployment | None:
+def deploy_kubernetes_server(
+    config: BundleConfig, routes: Routes, *, name: str = DEFAULT_NAME
+) -> ServerDeployment | None:
     """Register the single binary on Kubernetes; return its endpoints and outputs."""
     server = config.server
-    component = KubernetesPyroscope("pyroscope", config, routes)
+    component = KubernetesPyroscope(name, kubernetes_server_args(config, routes))
     return ServerDeployment(
         backend="kubernetes",
         version=server.version,
