@@ -11,8 +11,8 @@ import yaml
 from pydantic import BaseModel
 from pyroscope_bundle import docs_gen
 from pyroscope_bundle.cli import main as cli_main
+from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.config import model as config_model
-from pyroscope_bundle.config.model import BundleConfig
 
 from tests.harness import PROJECT_DIR
 

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 import yaml
 from pulumi.runtime import rpc
+from pyroscope_bundle import names
 from pyroscope_bundle.config import BundleConfig, ConfigError, load_config
 from pyroscope_bundle.config.routing import config_routes, plan_routes, query_tenants
 from pyroscope_bundle.grafana.docker import PROVISIONING_FILE
 from pyroscope_bundle.grafana.kubernetes import DATA_KEY, OBJECT_NAME, SECRET_DATA_KEY
-from pyroscope_bundle.wiring import names
 
 from tests.harness import Deployed, deploy_with
 

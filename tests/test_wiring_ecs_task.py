@@ -14,12 +14,12 @@ import pytest
 from botocore.validate import ParamValidator
 from moto import mock_aws
 from pyroscope_bundle.config import ConfigError, load_config
+from pyroscope_bundle.ecs_files import TaskDefinitionError, parse_task_definition
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.render.runner import run_program
 from pyroscope_bundle.render.writer import ecs_register_request
 from pyroscope_bundle.wiring import agents
 from pyroscope_bundle.wiring.ecs import ProfiledTaskDefinition
-from pyroscope_bundle.wiring.ecs_task import TaskDefinitionError, parse_task_definition
 from pyroscope_bundle.wiring.settings import build_settings
 
 from tests.harness import PROJECT_DIR, deploy_with

@@ -145,6 +145,9 @@ BUCKET_EXPIRY_MARGIN_DAYS: Final = 7
 REDACTED: Final = "[secret]"
 
 # --- Profiler agents injected without an image rebuild (wiring/agents.py) ------------------------
+# The runtimes whose agent is a separate artifact (a jar, two native libraries) that can be copied
+# or downloaded next to the application; the others are compiled or installed into it.
+INJECTABLE_AGENT_RUNTIMES: Final = ("java", "dotnet")
 # Java: grafana/pyroscope-java v2.9.1 (gradle.properties `pyroscope_version=2.9.1`). Its release
 # workflow (.github/workflows/release-please.yml) uploads `agent/build/libs/pyroscope.jar` to the
 # GitHub release and publishes no checksum: a download needs the sha256 from the user.

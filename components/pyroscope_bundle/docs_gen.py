@@ -23,10 +23,10 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from pyroscope_bundle import constants
+from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.config import types as config_types
 from pyroscope_bundle.config.errors import key_path
 from pyroscope_bundle.config.loader import SECRET_KEYS, STRUCTURED_KEYS
-from pyroscope_bundle.config.model import BundleConfig
 
 DOCS_PATH = Path("docs") / "configuration.md"
 

@@ -25,7 +25,7 @@ from typing import Any
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockResourceArgs
 
-from pyroscope_bundle import stack_key
+from pyroscope_bundle import names, stack_key
 from pyroscope_bundle.render.mocks import (
     FAKE_ACCOUNT_ID,
     FAKE_REGION,
@@ -35,7 +35,6 @@ from pyroscope_bundle.render.mocks import (
 )
 from pyroscope_bundle.render.runner import run_program
 from pyroscope_bundle.render.writer import ecs_register_request
-from pyroscope_bundle.wiring import names
 from pyroscope_bundle.wiring.settings import credentials_hash_of
 
 __all__ = [

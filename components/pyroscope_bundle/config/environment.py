@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 
 from pyroscope_bundle.config.errors import Problem, key_path
-from pyroscope_bundle.config.model import BundleConfig
+from pyroscope_bundle.config.model import BundleFields
 
 REGION_KEY = key_path("server", "kubernetes", "helm", "objectStorage", "region")
 
@@ -44,7 +44,7 @@ def region_problem() -> Problem:
     )
 
 
-def check_environment(config: BundleConfig) -> list[Problem]:
+def check_environment(config: BundleFields) -> list[Problem]:
     """What the chosen mode needs from the AWS provider's settings."""
     server = config.server
     if not (server.enabled and server.backend == "kubernetes" and server.kubernetes.mode == "microservices"):

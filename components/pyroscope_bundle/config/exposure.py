@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.config.errors import Problem, key_path
-from pyroscope_bundle.config.model import BundleConfig
+from pyroscope_bundle.config.model import BundleFields
 
 ALLOW = key_path("server", "gateway", "allowUnauthenticated")
 # Host names that never leave the host, the cluster or a Docker network.
@@ -29,7 +29,7 @@ def is_private_target(host: str) -> bool:
         return host.endswith(IN_CLUSTER_SUFFIXES)
 
 
-def check_exposure(config: BundleConfig) -> list[Problem]:
+def check_exposure(config: BundleFields) -> list[Problem]:
     """Every problem, each naming the key to change and the fix."""
     problems: list[Problem] = []
     server = config.server

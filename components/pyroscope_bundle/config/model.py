@@ -8,10 +8,9 @@ generated from them (``pyroscope-bundle docs``).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 from pyroscope_bundle_runtime.contract import JAVA_DEFAULT_AGENT_PATH, ProfileType, Runtime
 
@@ -757,8 +756,10 @@ class Service(Model):
     ecs: EcsService = Field(default_factory=EcsService, description="Settings for platform=ecs.")
 
 
-class BundleConfig(Model):
-    """The whole validated stack configuration (without secrets, which stay Pulumi Outputs)."""
+class BundleFields(Model):
+    """Every section of a stack's configuration, each valid on its own (without secrets, which
+    stay Pulumi Outputs). :class:`~pyroscope_bundle.config.bundle.BundleConfig` adds the rules
+    across sections; the checks of those rules take this type, so they need not import it."""
 
     stack: StackName = Field(description="Stack (environment) name; the `environment` tag.")
     server: Server = Field(default_factory=Server)
@@ -767,19 +768,6 @@ class BundleConfig(Model):
     services: list[Service] = Field(default_factory=list)
     monitoring: Monitoring = Field(default_factory=Monitoring)
     auth_token_set: bool = Field(default=False, description="Whether pyroscope:authToken is set.")
-
-    @model_validator(mode="after")
-    def _check_across_sections(self, info: ValidationInfo) -> BundleConfig:
-        """Cross-section rules and collisions, so a config built in Python is checked like a
-        stack file. ``context={"project_root": Path}`` also checks the files it names."""
-        from pyroscope_bundle.config.errors import ConfigError
-        from pyroscope_bundle.config.loader import cross_check  # the loader imports this module
-
-        root = (info.context or {}).get("project_root")
-        problems = cross_check(self, Path(root) if root is not None else None)
-        if problems:
-            raise ConfigError(problems)
-        return self
 
     @property
     def grafana_mode(self) -> str:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.config.errors import Problem, key_path
-from pyroscope_bundle.config.model import BundleConfig
+from pyroscope_bundle.config.model import BundleFields
 
 
-def check_monitoring(config: BundleConfig) -> list[Problem]:
+def check_monitoring(config: BundleFields) -> list[Problem]:
     """Problems naming the key to change (the model runs this through ``cross_check``)."""
     if not config.probe_enabled:
         return []

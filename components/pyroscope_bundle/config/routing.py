@@ -34,7 +34,7 @@ from typing import Literal
 
 from pyroscope_bundle import addresses, constants
 from pyroscope_bundle.config.errors import Problem, key_path
-from pyroscope_bundle.config.model import BundleConfig, Server, Target
+from pyroscope_bundle.config.model import BundleFields, Server, Target
 
 # Where a route's password comes from: the gateway's generated credentials or pyroscope:authToken.
 Credential = Literal["gateway", "auth-token"]
@@ -220,14 +220,14 @@ def plan_routes(server: Server, target: Target, *, grafana_url: str | None = Non
     )
 
 
-def config_routes(config: BundleConfig) -> Routes:
+def config_routes(config: BundleFields) -> Routes:
     """:func:`plan_routes` for a whole stack configuration (``grafana.api.pyroscopeUrl`` applies
     to the API mode only: a Grafana the bundle runs itself uses the in-network address)."""
     grafana_url = config.grafana.api.pyroscope_url if config.grafana_mode == "api" else None
     return plan_routes(config.server, config.target, grafana_url=grafana_url)
 
 
-def routing_problems(config: BundleConfig) -> list[Problem]:
+def routing_problems(config: BundleFields) -> list[Problem]:
     """What :func:`plan_routes` cannot answer for this configuration, on every backend: a gateway
     without users, a Grafana datasource without a tenant on a multi-tenant server, per-tenant uids
     Grafana would refuse."""

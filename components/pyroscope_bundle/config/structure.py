@@ -1,7 +1,7 @@
 """Rules a valid value can still break: bounds, collisions and sections that do not apply.
 
 Each check takes the validated config and returns problems naming the key to change; the
-model runs them (through :func:`pyroscope_bundle.config.loader.cross_check`), so a config built
+model runs them (through :func:`pyroscope_bundle.config.checks.cross_check`), so a config built
 in Python is refused exactly like a stack file. Every case here is something Kubernetes, Docker
 or AWS would reject at apply time, or would deploy silently wrong.
 """
@@ -12,9 +12,9 @@ from collections import Counter
 from collections.abc import Iterable
 from decimal import Decimal
 
-from pyroscope_bundle import constants
+from pyroscope_bundle import constants, names
 from pyroscope_bundle.config.errors import Problem, key_path
-from pyroscope_bundle.config.model import BundleConfig, Service
+from pyroscope_bundle.config.model import BundleFields, Service
 from pyroscope_bundle.config.types import Size
 
 # Namespaces the cluster itself runs in: the bundle never deploys into or patches workloads there.
@@ -39,7 +39,7 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 }
 
 
-def check_structure(config: BundleConfig) -> list[Problem]:
+def check_structure(config: BundleFields) -> list[Problem]:
     """Every structural rule of the config, in key order."""
     return [
         *_check_resources(config),
@@ -58,7 +58,7 @@ def millicores(cpu: str) -> int:
     return int((Decimal(cpu) * 1000).to_integral_value(rounding="ROUND_CEILING"))
 
 
-def _check_resources(config: BundleConfig) -> list[Problem]:
+def _check_resources(config: BundleFields) -> list[Problem]:
     server = config.server
     problems: list[Problem] = []
     resources = server.resources
@@ -138,7 +138,7 @@ def _system_namespace_problem(path: str, namespace: str | None) -> list[Problem]
     ]
 
 
-def _check_namespaces(config: BundleConfig) -> list[Problem]:
+def _check_namespaces(config: BundleFields) -> list[Problem]:
     problems: list[Problem] = []
     if config.server.backend == "kubernetes":
         problems += _system_namespace_problem(
@@ -157,7 +157,7 @@ def _addresses_overlap(first: str, second: str) -> bool:
     return first == second or "0.0.0.0" in (first, second)  # noqa: S104
 
 
-def _check_docker_collisions(config: BundleConfig) -> list[Problem]:
+def _check_docker_collisions(config: BundleFields) -> list[Problem]:
     server, grafana = config.server.docker, config.grafana.docker
     on_docker = config.server.enabled and config.server.backend == "docker"
     if not (on_docker and config.grafana_mode == "docker"):
@@ -186,7 +186,7 @@ def _check_docker_collisions(config: BundleConfig) -> list[Problem]:
     return problems
 
 
-def _check_service_sections(config: BundleConfig) -> list[Problem]:
+def _check_service_sections(config: BundleFields) -> list[Problem]:
     """A section for the other platform would be ignored without a word; a Kubernetes pod wired
     to this host's Docker server would send to its own loopback."""
     problems: list[Problem] = []
@@ -228,10 +228,7 @@ def _duplicates(path: str, values: Iterable[str]) -> list[Problem]:
     return [Problem(path, f"lists {', '.join(repeated)} more than once; list each container once", repeated)]
 
 
-def _check_service_collisions(config: BundleConfig) -> list[Problem]:
-    # Imported here: the wiring package imports the config package.
-    from pyroscope_bundle.wiring import names
-
+def _check_service_collisions(config: BundleFields) -> list[Problem]:
     problems: list[Problem] = []
     server = config.server
     own_namespace = server.kubernetes.namespace if server.enabled and server.backend == "kubernetes" else None
@@ -252,7 +249,7 @@ def _check_service_collisions(config: BundleConfig) -> list[Problem]:
         else:
             problems += _duplicates(key_path("services", index, "ecs", "containers"), service.ecs.containers)
             if service.ecs.task_definition is not None:
-                continue  # its family is in the file: wiring.checks compares it
+                continue  # its family is in the file: config/services.py compares it
             family = service.ecs.family or service.name
             if family in families:
                 problems.append(
@@ -280,7 +277,7 @@ def _check_service_collisions(config: BundleConfig) -> list[Problem]:
 
 
 def _check_patch_target(
-    config: BundleConfig, index: int, own_namespace: str | None, patched: dict[tuple[str, str], int]
+    config: BundleFields, index: int, own_namespace: str | None, patched: dict[tuple[str, str], int]
 ) -> list[Problem]:
     service = config.services[index]
     namespace = service.kubernetes.namespace
@@ -344,7 +341,7 @@ def _check_policy_name(index: int, service: Service, policies: dict[str, int], p
     return problems
 
 
-def _check_ecs_sizes(config: BundleConfig) -> list[Problem]:
+def _check_ecs_sizes(config: BundleFields) -> list[Problem]:
     problems: list[Problem] = []
     for index, service in enumerate(config.services):
         if service.platform != "ecs":

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from pyroscope_bundle import constants
-from pyroscope_bundle.config.model import BundleConfig, KubernetesServer, Server
+from pyroscope_bundle.config import BundleConfig
+from pyroscope_bundle.config.model import KubernetesServer, Server
 from pyroscope_bundle.kube_manifests import (
     COMPONENT_SERVER,
     HTTP_PORT_NAME,

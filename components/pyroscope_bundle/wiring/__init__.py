@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 import pulumi
 
+from pyroscope_bundle import names
 from pyroscope_bundle.config import BundleConfig, Service
 from pyroscope_bundle.config.routing import Routes
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment, to_endpoint
-from pyroscope_bundle.wiring import names
 from pyroscope_bundle.wiring.settings import ProfilerSettings, credentials_hash, is_wired, profiler_settings
 
 if TYPE_CHECKING:
@@ -126,8 +126,8 @@ def _register_unprofiled(
 ) -> None:
     """The whole task definitions of ECS services that are not profiled, registered as they are
     (same resource names as their profiled revisions: turning profiling off is an update)."""
+    from pyroscope_bundle.ecs_files import load_task_definition
     from pyroscope_bundle.wiring.ecs import register_unprofiled_task_definition
-    from pyroscope_bundle.wiring.ecs_task import load_task_definition
 
     for service in services:
         assert service.ecs.task_definition is not None
@@ -206,13 +206,12 @@ def _wire_ecs(
     *,
     name: str = DEFAULT_NAME,
 ) -> dict[str, Any]:
-    from pyroscope_bundle.wiring.checks import load_container_definitions
+    from pyroscope_bundle.ecs_files import load_container_definitions, load_task_definition
     from pyroscope_bundle.wiring.ecs import (
         EcsCredentials,
         managed_execution_policy_arn,
         register_profiled_task_definition,
     )
-    from pyroscope_bundle.wiring.ecs_task import load_task_definition
 
     existing = config.target.existing_secrets
     credentials: EcsCredentials | None = None

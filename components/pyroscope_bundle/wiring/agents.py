@@ -27,8 +27,7 @@ from typing import Any
 
 from pyroscope_bundle_runtime import contract
 
-from pyroscope_bundle import constants
-from pyroscope_bundle.wiring import names
+from pyroscope_bundle import constants, names
 
 # Environment of a download container: the values never pass through a shell command line.
 URL_VARIABLE = "PYROSCOPE_AGENT_URL"
@@ -41,7 +40,6 @@ DOWNLOAD_SCRIPT = (
     'echo "$' + SHA256_VARIABLE + '  $part" | sha256sum -c -; '
     'mv "$part" "$0/{file}"'
 )
-INJECTABLE_RUNTIMES = ("java", "dotnet")
 # Small and bounded: the copy needs a few MiB and seconds of CPU.
 RESOURCES: Mapping[str, Mapping[str, str]] = {
     "requests": {"cpu": "10m", "memory": "32Mi"},
@@ -71,7 +69,9 @@ def agent_files(runtime: str) -> tuple[str, ...]:
         return (constants.JAVA_AGENT_FILE,)
     if runtime == "dotnet":
         return (contract.DOTNET_PROFILER_LIBRARY, contract.DOTNET_API_WRAPPER_LIBRARY)
-    raise ValueError(f"runtime {runtime!r} has no injectable agent; only {', '.join(INJECTABLE_RUNTIMES)}")
+    raise ValueError(
+        f"runtime {runtime!r} has no injectable agent; only {', '.join(constants.INJECTABLE_AGENT_RUNTIMES)}"
+    )
 
 
 def injected_java_agent_path() -> str:

@@ -24,8 +24,8 @@ from typing import Any
 import pulumi
 from pyroscope_bundle_runtime import contract
 
+from pyroscope_bundle import names
 from pyroscope_bundle.endpoints import Endpoint
-from pyroscope_bundle.wiring import names
 from pyroscope_bundle.wiring.kubernetes import KubernetesCredentials, SecretKeyRef
 from pyroscope_bundle.wiring.settings import ProfilerSettings, build_settings, credentials_hash
 

@@ -26,9 +26,9 @@ import pulumi
 from pulumi.output import Unknown
 from pyroscope_bundle_runtime import contract
 
-from pyroscope_bundle import constants
+from pyroscope_bundle import constants, ecs_files, names
 from pyroscope_bundle.endpoints import Endpoint
-from pyroscope_bundle.wiring import agents, ecs_task, engine_props, names
+from pyroscope_bundle.wiring import agents, ecs_task, engine_props
 from pyroscope_bundle.wiring.env import EnvConflictError, profiler_env
 from pyroscope_bundle.wiring.settings import (
     AgentInjection,
@@ -354,7 +354,7 @@ def register_profiled_task_definition(
         )
         request = ecs_task.fargate_request(family, parsed, cpu, memory)
     else:
-        request = ecs_task.parse_task_definition(task_definition)
+        request = ecs_files.parse_task_definition(task_definition)
     family = str(request["family"])
     if execution_role is None and request.get("executionRoleArn"):
         execution_role = str(request["executionRoleArn"])
@@ -438,7 +438,7 @@ def register_unprofiled_task_definition(
     """
     from pulumi_aws import ecs
 
-    request = ecs_task.parse_task_definition(task_definition)
+    request = ecs_files.parse_task_definition(task_definition)
     return ecs.TaskDefinition(
         name,
         **ecs_task.task_definition_args(request),

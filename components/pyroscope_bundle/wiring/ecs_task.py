@@ -8,8 +8,9 @@ injected agent one non-essential container, one task volume, a read-only mount a
 turns the registered inputs back into the request (:func:`register_request`), so what review
 shows is what ECS receives, checked against botocore's model and moto in the tests.
 
-Field names: botocore's ECS model (``RegisterTaskDefinition``) on one side, pulumi-aws 7
-``ecs.TaskDefinition`` inputs on the other. Where the provider has no input for a request field
+Reading and checking the file is ``ecs_files.py`` (the config checks read it too). Field names:
+botocore's ECS model (``RegisterTaskDefinition``) on one side, pulumi-aws 7 ``ecs.TaskDefinition``
+inputs on the other. Where the provider has no input for a request field
 (``inferenceAccelerators``, ``trustedExecutionConfiguration``) the file is refused: dropping it
 would silently change the service.
 """
@@ -17,100 +18,17 @@ would silently change the service.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from pyroscope_bundle import constants
+from pyroscope_bundle.ecs_files import SCALAR_FIELDS, TaskDefinitionError
 from pyroscope_bundle.wiring import agents
-from pyroscope_bundle.wiring.settings import AgentInjection
+from pyroscope_bundle.wiring.agents import AgentInjection
 
-# Request field -> TaskDefinition keyword argument (scalars and lists of scalars).
-_SCALARS: Mapping[str, str] = {
-    "family": "family",
-    "taskRoleArn": "task_role_arn",
-    "executionRoleArn": "execution_role_arn",
-    "networkMode": "network_mode",
-    "requiresCompatibilities": "requires_compatibilities",
-    "cpu": "cpu",
-    "memory": "memory",
-    "pidMode": "pid_mode",
-    "ipcMode": "ipc_mode",
-    "enableFaultInjection": "enable_fault_injection",
-}
-_STRUCTURES = ("volumes", "placementConstraints", "proxyConfiguration", "ephemeralStorage", "runtimePlatform")
-# Request fields pulumi-aws 7.51 cannot set.
-UNSUPPORTED = ("inferenceAccelerators", "trustedExecutionConfiguration")
-# What describe-task-definition adds to a registered definition; not part of a request.
-READ_ONLY = (
-    "taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
-    "registeredAt", "registeredBy", "deregisteredAt",
-)  # fmt: skip
-REQUEST_FIELDS = (*_SCALARS, *_STRUCTURES, *UNSUPPORTED, "containerDefinitions", "tags")
 # Fields pulumi-aws stores as a string although ECS takes a number: cpu/memory are strings both ways.
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
-
-
-class TaskDefinitionError(ValueError):
-    """A task-definition file the wiring cannot keep whole."""
-
-
-def parse_task_definition(data: Any) -> dict[str, Any]:
-    """The request in ``data`` (a request, or describe output), validated enough to keep it whole."""
-    if isinstance(data, Mapping) and isinstance(data.get("taskDefinition"), Mapping):
-        tags = data.get("tags")  # describe-task-definition --include TAGS puts them beside it
-        data = {**data["taskDefinition"], **({"tags": tags} if tags else {})}
-    if not isinstance(data, Mapping):
-        raise TaskDefinitionError("must hold a JSON object (a RegisterTaskDefinition request)")
-    request = {key: copy.deepcopy(value) for key, value in data.items() if key not in READ_ONLY}
-    unknown = sorted(set(request) - set(REQUEST_FIELDS))
-    if unknown:
-        raise TaskDefinitionError(
-            f"has {', '.join(unknown)}, not RegisterTaskDefinition fields; "
-            f"allowed: {', '.join(REQUEST_FIELDS)}"
-        )
-    unsupported = [key for key in UNSUPPORTED if request.get(key)]
-    if unsupported:
-        raise TaskDefinitionError(
-            f"sets {', '.join(unsupported)}, which pulumi-aws TaskDefinition cannot register; "
-            "wiring would drop it, so remove it or keep this service unwired"
-        )
-    for key in UNSUPPORTED:
-        request.pop(key, None)
-    if not isinstance(request.get("family"), str) or not request["family"]:
-        raise TaskDefinitionError("has no family (required by RegisterTaskDefinition)")
-    definitions = request.get("containerDefinitions")
-    if (
-        not isinstance(definitions, list)
-        or not definitions
-        or not all(isinstance(d, dict) for d in definitions)
-    ):
-        raise TaskDefinitionError("needs containerDefinitions: a non-empty list of objects")
-    if not all(isinstance(d.get("name"), str) and d["name"] for d in definitions):
-        raise TaskDefinitionError("has a container definition without a name")
-    for volume in request.get("volumes") or []:
-        if isinstance(volume, Mapping) and volume.get("name") == constants.AGENT_VOLUME:
-            raise TaskDefinitionError(
-                f"already has a volume named {constants.AGENT_VOLUME}, which the wiring uses"
-            )
-    tags = request.get("tags")
-    if tags is not None and not (
-        isinstance(tags, list) and all(isinstance(t, Mapping) and {"key", "value"} <= set(t) for t in tags)
-    ):
-        raise TaskDefinitionError('has tags that are not a list of {"key", "value"} objects')
-    return request
-
-
-def load_task_definition(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise TaskDefinitionError(f"is not valid JSON ({error})") from None
-    except UnicodeDecodeError:
-        raise TaskDefinitionError("is not UTF-8 text (a JSON file is)") from None
-    return parse_task_definition(data)
 
 
 def fargate_request(
@@ -190,7 +108,9 @@ def _snake_structure(value: Mapping[str, Any]) -> dict[str, Any]:
 def task_definition_args(request: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments for ``aws.ecs.TaskDefinition`` (without ``container_definitions`` and
     ``tags``, which the caller sets) carrying every other field of ``request``."""
-    args: dict[str, Any] = {_SCALARS[key]: request[key] for key in _SCALARS if request.get(key) is not None}
+    args: dict[str, Any] = {
+        SCALAR_FIELDS[key]: request[key] for key in SCALAR_FIELDS if request.get(key) is not None
+    }
     if request.get("volumes"):
         args["volumes"] = [_volume_args(volume) for volume in request["volumes"]]
     if request.get("placementConstraints"):
@@ -215,13 +135,13 @@ def request_tags(request: Mapping[str, Any]) -> dict[str, str]:
     return {str(tag["key"]): str(tag["value"]) for tag in request.get("tags") or []}
 
 
-_INPUT_SCALARS = (*_SCALARS, "containerDefinitions")
+_INPUT_FIELDS = (*SCALAR_FIELDS, "containerDefinitions")
 
 
 def register_request(inputs: Mapping[str, Any]) -> dict[str, Any]:
     """A TaskDefinition's registered inputs (pulumi wire names) as the RegisterTaskDefinition
     request ECS receives - the inverse of :func:`task_definition_args`."""
-    request: dict[str, Any] = {key: inputs[key] for key in _INPUT_SCALARS if inputs.get(key) is not None}
+    request: dict[str, Any] = {key: inputs[key] for key in _INPUT_FIELDS if inputs.get(key) is not None}
     volumes = inputs.get("volumes")
     if isinstance(volumes, list) and volumes:
         request["volumes"] = [_volume_request(volume) for volume in volumes]

@@ -25,9 +25,9 @@ import pulumi
 from pulumi.output import Unknown
 from pyroscope_bundle_runtime import contract
 
-from pyroscope_bundle import constants
+from pyroscope_bundle import constants, names
 from pyroscope_bundle.endpoints import Endpoint
-from pyroscope_bundle.wiring import agents, engine_props, names
+from pyroscope_bundle.wiring import agents, engine_props
 from pyroscope_bundle.wiring.env import EnvConflictError, EnvVar, profiler_env
 from pyroscope_bundle.wiring.settings import ProfilerSettings, build_settings, credentials_hash
 

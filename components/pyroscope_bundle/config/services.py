@@ -1,4 +1,4 @@
-"""Config checks for the wiring, run by the loader before any resource is registered.
+"""Config checks of ``pyroscope:services``: what the wiring needs, checked before any resource is registered.
 
 Each problem names the key to change: tags every SDK parses the same way, profile types the
 runtime's SDK can collect, container-definition files the ECS wiring can use.
@@ -6,20 +6,22 @@ runtime's SDK can collect, container-definition files the ECS wiring can use.
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
-from typing import Any
 
 from pyroscope_bundle_runtime import contract
 
+from pyroscope_bundle import constants
 from pyroscope_bundle.config.errors import Problem, key_path
-from pyroscope_bundle.config.model import BundleConfig, Service
-from pyroscope_bundle.wiring.agents import INJECTABLE_RUNTIMES
-from pyroscope_bundle.wiring.ecs_task import load_task_definition
+from pyroscope_bundle.config.model import BundleFields, Service
+from pyroscope_bundle.ecs_files import (
+    check_container_definitions,
+    load_container_definitions,
+    load_task_definition,
+    plain_secret_problems,
+)
 
 
-def check_services(config: BundleConfig, project_root: Path | None) -> list[Problem]:
+def check_services(config: BundleFields, project_root: Path | None) -> list[Problem]:
     problems: list[Problem] = []
     for index, service in enumerate(config.services):
         problems += _check_profile(index, service)
@@ -29,7 +31,7 @@ def check_services(config: BundleConfig, project_root: Path | None) -> list[Prob
     return problems + _check_whole_task_families(config, project_root)
 
 
-def _check_whole_task_families(config: BundleConfig, project_root: Path | None) -> list[Problem]:
+def _check_whole_task_families(config: BundleFields, project_root: Path | None) -> list[Problem]:
     """A whole task-definition file brings its own family: two services must not share one
     (two services registering revisions of one task definition, two roles with one name)."""
     if project_root is None:
@@ -105,7 +107,7 @@ def check_agent(index: int, service: Service) -> list[Problem]:
     agent = service.agent
     key = lambda *parts: key_path("services", index, "agent", *parts)  # noqa: E731
     problems: list[Problem] = []
-    if agent.delivery != "image" and service.runtime not in INJECTABLE_RUNTIMES:
+    if agent.delivery != "image" and service.runtime not in constants.INJECTABLE_AGENT_RUNTIMES:
         reason = (
             "install pyroscope-bundle-runtime in the image (docs/wiring.md): an interpreter's agent "
             "must match its exact version and cannot be injected safely"
@@ -187,72 +189,6 @@ def check_agent(index: int, service: Service) -> list[Problem]:
             )
         )
     return problems
-
-
-def load_container_definitions(path: Path) -> list[dict[str, Any]]:
-    """The container-definition list in ``path``; ValueError saying what is wrong with it."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"is not valid JSON ({error})") from None
-    except UnicodeDecodeError:
-        raise ValueError("is not UTF-8 text (a JSON file is)") from None
-    except OSError as error:
-        raise ValueError(f"cannot be read ({error.strerror})") from None
-    if not isinstance(data, list) or not data or not all(isinstance(item, dict) for item in data):
-        raise ValueError("must hold a non-empty JSON list of container definitions (objects)")
-    return check_container_definitions(data)
-
-
-def check_container_definitions(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``data`` if ECS would take it: named containers, once each, string env values."""
-    if not all(isinstance(item.get("name"), str) and item["name"] for item in data):
-        raise ValueError("has a container definition without a name")
-    names = [item["name"] for item in data]
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise ValueError(f"has more than one container named {', '.join(repeated)}; ECS refuses that")
-    for item in data:
-        for section, value_key in (("environment", "value"), ("secrets", "valueFrom")):
-            entries = item.get(section, [])
-            if not isinstance(entries, list):
-                raise ValueError(f"container {item['name']}: {section} is not a list")
-            for entry in entries:
-                if not isinstance(entry, dict) or not isinstance(entry.get("name"), str) or not entry["name"]:
-                    raise ValueError(f"container {item['name']}: {section} has an entry without a name")
-                if not isinstance(entry.get(value_key), str):
-                    raise ValueError(
-                        f"container {item['name']}: {section} {entry['name']} has a {value_key} that is "
-                        f"not a string ({json.dumps(entry.get(value_key))}); ECS takes strings only, quote it"
-                    )
-    return data
-
-
-# Plain environment values that look like credentials: ECS shows `environment` to anyone who
-# can describe the task definition, so they belong in `secrets` (valueFrom).
-_SECRET_NAME_RE = re.compile(
-    r"(?:^|_)(?:TOKEN|PASSWORD|PASSWD|SECRET|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)(?:_|$)"
-)
-_SECRET_VALUE_RE = re.compile(
-    r"glc_[A-Za-z0-9+/=_-]{20,}|AKIA[0-9A-Z]{16}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.|"
-    r"gh[pousr]_[A-Za-z0-9]{30,}|xox[abpr]-[A-Za-z0-9-]{10,}|-----BEGIN [A-Z ]*PRIVATE KEY-----"
-)
-
-
-# Names that point at a secret rather than hold one (DB_PASSWORD_FILE, API_KEY_SECRET_ARN).
-_REFERENCE_SUFFIXES = ("_FILE", "_PATH", "_ARN", "_NAME", "_ID", "_URL", "_REGION", "_ENABLED")
-
-
-def plain_secret_problems(definitions: list[dict[str, Any]]) -> list[str]:
-    """``environment`` entries of ``definitions`` that look like credentials (name or value)."""
-    found: list[str] = []
-    for item in definitions:
-        for entry in item.get("environment", []):
-            name, value = entry["name"], entry["value"]
-            by_name = _SECRET_NAME_RE.search(name.upper()) and not name.upper().endswith(_REFERENCE_SUFFIXES)
-            if value and (by_name or _SECRET_VALUE_RE.search(value)):
-                found.append(f"{item['name']}: {name}")
-    return found
 
 
 def _check_ecs_definitions(index: int, service: Service, project_root: Path | None) -> list[Problem]:

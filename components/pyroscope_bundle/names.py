@@ -1,4 +1,10 @@
-"""Labels, annotations, tags and resource names the wiring sets or reads (one place for each)."""
+"""Labels, annotations, tags and resource names the wiring sets or reads, and the stack outputs
+consumer stacks read (one place for each).
+
+No imports: the config checks (collisions of the names the wiring will give) and the wiring use
+the same names. Public as ``pyroscope_bundle.wiring.names`` too (``from pyroscope_bundle.wiring
+import names``), the path consumer stacks import.
+"""
 
 from __future__ import annotations
 
