@@ -11,12 +11,12 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pyroscope_bundle.config.model import BundleConfig
+    from pyroscope_bundle.config.bundle import BundleConfig
 
 
 def bundle_config(value: Any, component: str, instead: str) -> BundleConfig | None:
     """``value`` if it is a whole ``BundleConfig`` (warned about), else None."""
-    from pyroscope_bundle.config.model import BundleConfig
+    from pyroscope_bundle.config.bundle import BundleConfig
 
     if not isinstance(value, BundleConfig):
         return None
