@@ -14,7 +14,8 @@ from typing import Any
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.config import BundleConfig
-from pyroscope_bundle.config.types import version_tuple
+from pyroscope_bundle.config.model import Alerts, Monitoring, Server
+from pyroscope_bundle.config.types import Duration, version_tuple
 from pyroscope_bundle.monitoring import metrics as m
 from pyroscope_bundle.monitoring.names import PROBE_NAME, RULE_NAME, monitoring_labels, scrape_job
 
@@ -64,17 +65,16 @@ def _sel(**labels: str) -> str:
     return "{" + ", ".join(parts) + "}"
 
 
-def volume_window_seconds(config: BundleConfig) -> int:
+def volume_window_seconds(alerts: Alerts, retention: Duration) -> int:
     """How far ahead the volume prediction looks: the retention (data older than that is being
     deleted, so growth stops there), or the configured window; capped at 30d."""
-    window = config.monitoring.alerts.volume_full_within or config.server.retention
+    window = alerts.volume_full_within or retention
     return min(window.seconds, MAX_VOLUME_WINDOW_SECONDS)
 
 
-def server_alerts(config: BundleConfig) -> list[Alert]:
+def server_alerts(server: Server, alerts_config: Alerts) -> list[Alert]:
     """Health of the Pyroscope server itself."""
-    alerts_config = config.monitoring.alerts
-    ns = config.server.kubernetes.namespace
+    ns = server.kubernetes.namespace
     own = _sel(namespace=ns)
     up = f"{m.UP}{_sel(job=scrape_job(ns))}"
     received = f"sum(rate({m.RECEIVED_PROFILES}{own}[10m]))"
@@ -134,7 +134,7 @@ def server_alerts(config: BundleConfig) -> list[Alert]:
         Alert(
             "PyroscopeVolumeFillingUp",
             f"predict_linear({m.VOLUME_AVAILABLE}{_sel(namespace=ns, persistentvolumeclaim='data-.*~')}[6h], "
-            f"{volume_window_seconds(config)}) < 0",
+            f"{volume_window_seconds(alerts_config, server.retention)}) < 0",
             "1h",
             "warning",
             "Pyroscope's volume {{ $labels.persistentvolumeclaim }} fills up",
@@ -143,15 +143,13 @@ def server_alerts(config: BundleConfig) -> list[Alert]:
             "pyroscopevolumefillingup",
         ),
     ]
-    if version_tuple(config.server.version)[0] >= 2:
-        alerts += v2_alerts(config)
+    if version_tuple(server.version)[0] >= 2:
+        alerts += v2_alerts(alerts_config, ns)
     return alerts
 
 
-def v2_alerts(config: BundleConfig) -> list[Alert]:
+def v2_alerts(alerts_config: Alerts, ns: str) -> list[Alert]:
     """The v2 storage engine: metastore raft and compaction (which also applies retention)."""
-    alerts_config = config.monitoring.alerts
-    ns = config.server.kubernetes.namespace
     own = _sel(namespace=ns)
     jobs = f"{m.COMPACTION_JOBS}{own}"
     success = f"{m.COMPACTION_JOBS}{_sel(namespace=ns, status=m.JOB_SUCCESS)}"
@@ -193,12 +191,12 @@ def v2_alerts(config: BundleConfig) -> list[Alert]:
     ]
 
 
-def gateway_alerts(config: BundleConfig) -> list[Alert]:
+def gateway_alerts(monitoring: Monitoring, server: Server) -> list[Alert]:
     """The gateway's answers, read from the ingress-nginx controller in front of it."""
-    if ingress_controller(config) != "ingress-nginx":
+    if ingress_controller(monitoring, server) != "ingress-nginx":
         return []
-    alerts_config = config.monitoring.alerts
-    ns = config.server.kubernetes.namespace
+    alerts_config = monitoring.alerts
+    ns = server.kubernetes.namespace
     requests = m.INGRESS_REQUESTS
 
     def at(status: str) -> str:
@@ -306,13 +304,13 @@ def service_alerts(config: BundleConfig) -> list[Alert]:
     return alerts
 
 
-def ingress_controller(config: BundleConfig) -> str:
+def ingress_controller(monitoring: Monitoring, server: Server) -> str:
     """Whose metrics show the gateway's status codes (see ``metrics.py``)."""
-    chosen = config.monitoring.ingress_controller
+    chosen = monitoring.ingress_controller
     if chosen is not None:
         return chosen
-    ingress = config.server.kubernetes.ingress
-    if config.gateway_enabled and ingress.enabled and ingress.class_name == "nginx":
+    ingress = server.kubernetes.ingress
+    if server.gateway_enabled and ingress.enabled and ingress.class_name == "nginx":
         return "ingress-nginx"
     return "none"
 
@@ -326,8 +324,8 @@ def rule_groups(config: BundleConfig) -> list[dict[str, Any]]:
     """The rule groups (Prometheus rule-file form)."""
     url = config.monitoring.runbook_url
     groups = [
-        _group("pyroscope-bundle.server", server_alerts(config), url),
-        _group("pyroscope-bundle.gateway", gateway_alerts(config), url),
+        _group("pyroscope-bundle.server", server_alerts(config.server, config.monitoring.alerts), url),
+        _group("pyroscope-bundle.gateway", gateway_alerts(config.monitoring, config.server), url),
         _group("pyroscope-bundle.probe", probe_alerts(config), url),
         _group("pyroscope-bundle.services", service_alerts(config), url),
     ]

@@ -120,7 +120,7 @@ def _panels(config: BundleConfig) -> list[dict[str, Any]]:
                 f'time() - {m.CRONJOB_LAST_SUCCESS}{{namespace="{ns}", cronjob="pyroscope-probe"}}',
             )
         )
-    if ingress_controller(config) == "ingress-nginx":
+    if ingress_controller(config.monitoring, config.server) == "ingress-nginx":
         panels.append(
             series(
                 "Gateway answers / s by status (Ingress)",

@@ -17,7 +17,7 @@ from typing import Any
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.config import BundleConfig
-from pyroscope_bundle.config.model import KubernetesServer, Server
+from pyroscope_bundle.config.model import KubernetesServer, Server, Sidecar
 from pyroscope_bundle.kube_manifests import (
     COMPONENT_SERVER,
     HTTP_PORT_NAME,
@@ -219,13 +219,14 @@ def client_peers(config: BundleConfig) -> list[Peer]:
         and service.kubernetes.namespace
     ]
     if config.grafana_mode == "kubernetes-sidecar":
-        peers.append(grafana_peer(config))
+        peers.append(grafana_peer(config.grafana.sidecar))
     peers += [Peer(client.namespace, client.pod_labels) for client in config.server.kubernetes.allow_from]
     return dedupe_peers(peers)
 
 
-def grafana_peer(config: BundleConfig) -> Peer:
-    return Peer(config.grafana.sidecar.namespace)
+def grafana_peer(sidecar: Sidecar) -> Peer:
+    """The Grafana Helm release's pods (the sidecar's namespace)."""
+    return Peer(sidecar.namespace)
 
 
 def ingress_manifest(kubernetes: KubernetesServer, service: str) -> dict[str, Any] | None:
