@@ -15,10 +15,13 @@ push, so the figures are the gateway's own cost):
 Load: Debian's ``wrk`` (2 threads, 32 keep-alive connections, POST of a 16 KiB push body) for
 ``--seconds`` per measurement, alternating the configs each round (medians reported).
 
-Storm: a legitimate client's push latency (sequential pushes on one keep-alive connection),
-quiet and then during a BOUNDED wrong-password storm (:data:`STORM_RATE` requests/s from 8
-paced connections for ``--seconds``), on the gateway and on the bcrypt variant. Target: storm
-latency <= 2x quiet on the gateway. The load generators run on the same 2 cores as nginx.
+Storm: a legitimate client's push latency (sequential pushes on one keep-alive connection from
+127.0.0.1), quiet and then during a BOUNDED wrong-password storm from another address,
+127.0.0.2 (at most :data:`STORM_RATE` requests/s from 8 paced connections for ``--seconds``;
+Linux routes all of 127/8 to loopback), on the gateway (whose per-address failed-auth limit
+slows the storm to ``server.gateway.limits``), on the same gateway without that limit, and on
+the bcrypt variant. Target: storm latency <= 2x quiet on the gateway. The load generators run
+on the same 2 cores as nginx.
 
 Loopback only; every load is bounded in connections and time. Figures: docs/bench.md.
 """
@@ -51,6 +54,7 @@ from pyroscope_bundle import constants  # noqa: E402
 from pyroscope_bundle.gateway.credentials import htpasswd_lines, stable_bcrypt  # noqa: E402
 
 from tests.gateway_stack import (  # noqa: E402
+    UNLIMITED_FAILURES,
     Gateway,
     ensure_nginx,
     free_port,
@@ -68,6 +72,8 @@ TARGET_STORM = 2.0
 # 10 s send in total (a rate the bcrypt gateway cannot even answer: it is CPU-bound at ~5/s).
 STORM_RATE = 2000.0
 PUSH = constants.PYROSCOPE_PUSH_PATH
+LEGIT_ADDRESS = "127.0.0.1"
+STORM_ADDRESS = "127.0.0.2"
 
 STUB_CONF = """
 worker_processes 1;
@@ -141,7 +147,7 @@ def wrk(
 def latencies(url: str, password: str, count: int, stop: threading.Event | None = None) -> list[float]:
     """Sequential pushes on one keep-alive connection; seconds per push (all must be 200)."""
     host, port = url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection = http.client.HTTPConnection(host, int(port), timeout=30, source_address=(LEGIT_ADDRESS, 0))
     token = base64.b64encode(f"{USER}:{password}".encode()).decode()
     headers = {"Authorization": f"Basic {token}", "Content-Type": "application/proto"}
     body = b"x" * BODY_BYTES
@@ -163,28 +169,33 @@ def latencies(url: str, password: str, count: int, stop: threading.Event | None 
 
 
 def paced_storm(url: str, rate: float, seconds: float, threads: int = 8) -> tuple[float, dict[str, int]]:
-    """A BOUNDED wrong-password storm: ``rate`` requests/s for ``seconds`` over ``threads``
-    keep-alive connections (at most rate x seconds requests); returns the achieved rate."""
+    """A BOUNDED wrong-password storm from :data:`STORM_ADDRESS`: at most ``rate`` requests/s
+    for ``seconds`` over ``threads`` keep-alive connections; the achieved rate and the answers
+    by status (a client that waits for each answer, as HTTP clients do)."""
     host, port = url.removeprefix("http://").split(":")
     token = base64.b64encode(f"{USER}:{'w' * 32}".encode()).decode()
     headers = {"Authorization": f"Basic {token}", "Content-Type": "application/proto"}
     body = b"x" * BODY_BYTES
-    counts = {"ok": 0, "not_ok": 0}
+    counts: dict[str, int] = {"ok": 0}
     lock = threading.Lock()
     interval = threads / rate
     deadline = time.monotonic() + seconds
 
     def attacker(offset: float) -> None:
-        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+        connection = http.client.HTTPConnection(
+            host, int(port), timeout=30, source_address=(STORM_ADDRESS, 0)
+        )
         next_at = time.monotonic() + offset
         try:
-            while next_at < deadline:
+            # Bounded in time as well as in rate: a slowed storm ends on time too.
+            while next_at < deadline and time.monotonic() < deadline:
                 time.sleep(max(0.0, next_at - time.monotonic()))
                 connection.request("POST", PUSH, body=body, headers=headers)
                 response = connection.getresponse()
                 response.read()
                 with lock:
-                    counts["ok" if response.status == 200 else "not_ok"] += 1
+                    key = "ok" if response.status == 200 else str(response.status)
+                    counts[key] = counts.get(key, 0) + 1
                 next_at += interval
         finally:
             connection.close()
@@ -195,7 +206,7 @@ def paced_storm(url: str, rate: float, seconds: float, threads: int = 8) -> tupl
         worker.start()
     for worker in workers:
         worker.join()
-    return (counts["ok"] + counts["not_ok"]) / (time.monotonic() - started), counts
+    return sum(counts.values()) / (time.monotonic() - started), counts
 
 
 def _measure(url: str, into: list[float], stop: threading.Event) -> None:
@@ -226,6 +237,14 @@ def run(rounds: int, seconds: float) -> str:
             running_gateway(
                 nginx, upstream, {USER: PASSWORD}, multitenancy=True, worker_processes=workers
             ) as bcrypt_gateway,
+            running_gateway(
+                nginx,
+                upstream,
+                {USER: PASSWORD},
+                multitenancy=True,
+                worker_processes=workers,
+                limits=UNLIMITED_FAILURES,
+            ) as unlimited_gateway,
         ):
             fast_hash = (gateway.directory / "push").read_text().split(":", 1)[1].strip()
             assert fast_hash.startswith("{SSHA}"), fast_hash
@@ -238,8 +257,13 @@ def run(rounds: int, seconds: float) -> str:
                         raise RuntimeError(f"{name}: {statuses['not_ok']} pushes failed")
                     rates[name].append(rate)
                     print(f"round {round_number + 1} {name}: {rate:.0f} pushes/s", file=sys.stderr)
-            storm: dict[str, tuple[float, float, float]] = {}
-            for name, target in (("gateway", gateway), ("bcrypt", bcrypt_gateway)):
+            storm: dict[str, tuple[float, float, float, dict[str, int]]] = {}
+            storm_targets = (
+                ("gateway", gateway),
+                ("gateway, no failed-auth limit", unlimited_gateway),
+                ("bcrypt", bcrypt_gateway),
+            )
+            for name, target in storm_targets:
                 quiet = statistics.median(latencies(target.url, PASSWORD, 300))
                 stop = threading.Event()
                 during: list[float] = []
@@ -250,7 +274,7 @@ def run(rounds: int, seconds: float) -> str:
                 legit.join()
                 if storm_statuses["ok"]:
                     raise RuntimeError(f"{name}: a wrong password was accepted")
-                storm[name] = (quiet, statistics.median(during), storm_rate)
+                storm[name] = (quiet, statistics.median(during), storm_rate, storm_statuses)
                 print(
                     f"storm {name}: quiet {quiet * 1000:.2f} ms, storm {storm[name][1] * 1000:.2f} ms",
                     file=sys.stderr,
@@ -272,13 +296,15 @@ def run(rounds: int, seconds: float) -> str:
         lines.append(f"| {name} | {med[name]:.0f} | {med['no auth'] / med[name]:.2f}x |")
     lines += [
         "",
-        "| config | quiet push latency (median) | during the storm | ratio | wrong-password requests/s |",
-        "|---|---:|---:|---:|---:|",
+        "| config | quiet push latency (median) | during the storm | ratio | wrong-password requests/s "
+        "answered | answers |",
+        "|---|---:|---:|---:|---:|---|",
     ]
-    for name, (quiet, during_storm, storm_rate) in storm.items():
+    for name, (quiet, during_storm, storm_rate, statuses) in storm.items():
+        answers = ", ".join(f"{count} x {status}" for status, count in sorted(statuses.items()) if count)
         lines.append(
             f"| {name} | {quiet * 1000:.2f} ms | {during_storm * 1000:.2f} ms | "
-            f"{during_storm / quiet:.2f}x | {storm_rate:.0f} |"
+            f"{during_storm / quiet:.2f}x | {storm_rate:.0f} | {answers} |"
         )
     gateway_storm = storm["gateway"][1] / storm["gateway"][0]
     verdict = med["gateway"] >= TARGET_PUSHES and ratio <= TARGET_RATIO and gateway_storm <= TARGET_STORM

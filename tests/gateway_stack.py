@@ -240,6 +240,12 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], deadline_s: float
     raise RuntimeError(f"nginx did not listen on {port} within {deadline_s}s")
 
 
+# For tests of something else that fail authentication hundreds of times a second on purpose
+# (the allow-list by role): the failed-authentication bound would only slow them down. That
+# bound has tests of its own (tests/test_gateway_abuse.py) with the stack's config.
+UNLIMITED_FAILURES: Mapping[str, int] = {"failed_auth_per_second": 100_000, "failed_auth_burst": 100_000}
+
+
 # The stack key a test gateway salts with (a RandomPassword in a real stack: pyroscope_bundle.stack_key).
 TEST_SALT_KEY = "test-salt-key-0123456789"
 
@@ -300,6 +306,7 @@ def running_gateway(
     auth: bool = True,
     htpasswd: Mapping[str, str] | None = None,
     edit: Callable[[str], str] | None = None,
+    limits: Mapping[str, int] | None = None,
 ) -> Iterator[Gateway]:
     """nginx with the generated config, as an unprivileged user when the tests run as root.
 
@@ -308,6 +315,8 @@ def running_gateway(
     ``htpasswd``: role -> file content exactly as a stack's gateway Secret holds it (then the
     password arguments are not used; an ``admin`` file switches the admin credential on).
     ``edit``: changes the generated config (a test showing what a directive is for).
+    ``limits``: :class:`NginxSettings` abuse bounds other than the stack's defaults
+    (``failed_auth_per_second``, ...).
     """
     directory = Path(tempfile.mkdtemp(prefix="pyroscope-gateway-"))
     directory.chmod(0o755)
@@ -334,6 +343,7 @@ def running_gateway(
         access_log=str(directory / "access.log"),
         worker_processes=worker_processes,
         nginx_version=nginx_version(nginx),
+        **dict(limits or {}),  # type: ignore[arg-type]
     )
     config = render_nginx_conf(settings)
     if not auth:

@@ -25,6 +25,7 @@ from pyroscope_bundle.gateway.common import gateway_settings
 from pyroscope_bundle.gateway.credentials import htpasswd_hash, stable_bcrypt
 from pyroscope_bundle.gateway.docker import docker_gateway_container_args
 from pyroscope_bundle.gateway.kubernetes import CONFIG_CHECKSUM_ANNOTATION, gateway_deployment_spec
+from pyroscope_bundle.gateway.nginx import FAILED_AUTH_LOCATION
 from pyroscope_bundle.gateway.routes import COMPONENTS, ROUTES
 from pyroscope_bundle.render.mocks import placeholder
 from pyroscope_bundle.render.runner import run_program
@@ -79,6 +80,8 @@ def test_single_tenant_config_strips_any_client_tenant_header() -> None:
     assert len(forwarding) > len(ROUTES)  # every route and /ready
     for body in forwarding.values():
         assert f'_set_header {constants.TENANT_HEADER} "";' in body
+    # The failed-auth location answers 401 itself: it proxies nothing anywhere.
+    assert "_pass" not in locations(conf)[FAILED_AUTH_LOCATION]
 
 
 def test_http2_syntax_follows_the_nginx_version() -> None:
@@ -360,3 +363,33 @@ def test_docker_htpasswd_upload_is_secret_and_the_config_upload_is_plain() -> No
 def test_credentials_without_users_are_refused() -> None:
     with pytest.raises(ValueError, match="at least one user"):
         GatewayCredentials("c", [])
+
+
+def test_the_limits_section_reaches_nginx_on_both_backends() -> None:
+    limits = {"connectionsPerClient": 99, "failedAuthPerSecond": 3, "failedAuthBurst": 7}
+    kubernetes = _deploy("kubernetes", {"gateway": {"limits": limits}})
+    conf = kubernetes.one("kubernetes:core/v1:ConfigMap").inputs["data"]["nginx.conf"]
+    docker = _deploy("docker", {"gateway": {"limits": limits}})
+    (container,) = docker.of_type("docker:index/container:Container")
+    uploads = {u["file"]: u.get("content") for u in container.inputs["uploads"]}
+    for rendered in (conf, uploads[f"{constants.GATEWAY_CONFIG_DIR}/nginx.conf"]):
+        assert "limit_conn gateway_client 99;" in rendered
+        assert "zone=gateway_failed_auth:1m rate=3r/s;" in rendered
+        assert rendered.count("limit_req zone=gateway_failed_auth burst=7;") == 2
+    default = _deploy("kubernetes", {}).one("kubernetes:core/v1:ConfigMap").inputs["data"]["nginx.conf"]
+    assert f"limit_conn gateway_client {constants.GATEWAY_CONNECTIONS_PER_CLIENT};" in default
+    assert f"rate={constants.GATEWAY_FAILED_AUTH_PER_SECOND}r/s;" in default
+    assert f"burst={constants.GATEWAY_FAILED_AUTH_BURST};" in default
+
+
+def test_nginx_settings_refuse_limits_nginx_would_not_take() -> None:
+    for field, value in (
+        ("failed_auth_per_second", 0),
+        ("failed_auth_burst", -1),
+        ("connections_per_client", 0),
+    ):
+        with pytest.raises(ValueError, match=f"gateway {field} {value} must be at least"):
+            render_nginx_conf(NginxSettings(upstream="pyroscope:4040", **{field: value}))  # type: ignore[arg-type]
+    # Burst 0: failures beyond the rate are refused at once, none wait.
+    conf = render_nginx_conf(NginxSettings(upstream="pyroscope:4040", failed_auth_burst=0))
+    assert "limit_req zone=gateway_failed_auth;" in conf

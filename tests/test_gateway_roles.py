@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import http.client
-import time
 from collections.abc import Iterator
 
 import grpc
@@ -19,7 +18,7 @@ import pytest
 from pyroscope_bundle import constants
 from pyroscope_bundle.gateway.routes import COMPONENTS, OTLP_GRPC_EXPORT_PATH, ROUTES, Route
 
-from tests.gateway_stack import Gateway, Receiver, running_gateway, running_receiver
+from tests.gateway_stack import UNLIMITED_FAILURES, Gateway, Receiver, running_gateway, running_receiver
 
 pytestmark = pytest.mark.slow
 
@@ -109,14 +108,22 @@ def call(
 @pytest.fixture(scope="module")
 def gateway(nginx: str, receiver: Receiver) -> Iterator[Gateway]:
     with running_gateway(
-        nginx, receiver.address, PUSH, multitenancy=True, query_passwords=QUERY, admin_password=ADMIN
+        nginx,
+        receiver.address,
+        PUSH,
+        multitenancy=True,
+        query_passwords=QUERY,
+        admin_password=ADMIN,
+        limits=UNLIMITED_FAILURES,
     ) as gateway:
         yield gateway
 
 
 @pytest.fixture(scope="module")
 def no_admin_gateway(nginx: str, receiver: Receiver) -> Iterator[Gateway]:
-    with running_gateway(nginx, receiver.address, PUSH, multitenancy=True, query_passwords=QUERY) as gateway:
+    with running_gateway(
+        nginx, receiver.address, PUSH, multitenancy=True, query_passwords=QUERY, limits=UNLIMITED_FAILURES
+    ) as gateway:
         yield gateway
 
 
@@ -355,24 +362,3 @@ def test_otlp_grpc_export_passes_with_a_push_credential_and_nothing_else(
             == grpc.StatusCode.PERMISSION_DENIED
         )
         assert len(recorder.calls) == calls
-
-
-# --- abuse bounds -----------------------------------------------------------------------------------
-
-
-def test_a_wrong_password_storm_does_not_slow_a_real_push(gateway: Gateway, receiver: Receiver) -> None:
-    """A bounded storm (60 threads, 600 wrong-password requests) against the gateway: every one
-    gets 401 and none reaches the upstream; a real push in the middle of it passes at once.
-    (Latency figures: bench/gateway.py.)"""
-    wrong = ("team-a", "not-the-password")
-    before = len(receiver.requests)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=60) as pool:
-        storm = [pool.submit(call, gateway, "POST", constants.PYROSCOPE_PUSH_PATH, wrong) for _ in range(600)]
-        time.sleep(0.05)
-        legit_started = time.monotonic()
-        assert call(gateway, "POST", constants.PYROSCOPE_PUSH_PATH, ("team-a", PUSH["team-a"])) == 200
-        legit = time.monotonic() - legit_started
-        statuses = [future.result() for future in storm]
-    assert set(statuses) == {401}
-    assert len(receiver.requests[before:]) == 1
-    assert legit < 1.0

@@ -853,6 +853,27 @@ NUMBERS: list[Case] = [
         "pyroscope:services[0].version",
         "quote it",
     ),
+    (
+        "gateway-failed-auth-rate-zero",
+        {"server": {"gateway": {"limits": {"failedAuthPerSecond": 0}}}},
+        {},
+        "pyroscope:server.gateway.limits.failedAuthPerSecond",
+        "greater than or equal to 1",
+    ),
+    (
+        "gateway-connections-beyond-a-pod",
+        {"server": {"gateway": {"limits": {"connectionsPerClient": 5000}}}},
+        {},
+        "pyroscope:server.gateway.limits.connectionsPerClient",
+        "less than or equal to 1024",
+    ),
+    (
+        "gateway-burst-string",
+        {"server": {"gateway": {"limits": {"failedAuthBurst": "20"}}}},
+        {},
+        "pyroscope:server.gateway.limits.failedAuthBurst",
+        "is not a whole number",
+    ),
 ]
 
 CATEGORIES: dict[str, list[Case]] = {

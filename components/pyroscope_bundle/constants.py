@@ -50,6 +50,12 @@ GATEWAY_GRPC_PORT: Final = 4317
 # The largest request the gateway (and an ingress-nginx Ingress in front of it) accepts: JFR
 # pushes of a busy JVM exceed ingress-nginx's 1m default.
 GATEWAY_MAX_BODY_SIZE: Final = "16m"
+# Abuse bounds per client address (server.gateway.limits): concurrent requests (of the 1024 a
+# gateway pod serves with its 2 workers), and failed authentications per second plus how many
+# more may queue before the rest get 429.
+GATEWAY_CONNECTIONS_PER_CLIENT: Final = 256
+GATEWAY_FAILED_AUTH_PER_SECOND: Final = 10
+GATEWAY_FAILED_AUTH_BURST: Final = 20
 GATEWAY_UID: Final = 101
 # On Kubernetes the gateway runs as a high uid that no host account has (checkov CKV_K8S_40);
 # nginx-unprivileged needs no particular uid: it writes only to its /tmp emptyDir.

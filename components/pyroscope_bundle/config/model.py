@@ -251,6 +251,38 @@ class KubernetesServer(Model):
     helm: Helm = Field(default_factory=Helm, description="Settings for mode=microservices.")
 
 
+class GatewayLimits(Model):
+    """Abuse bounds per client address (an Ingress's clients all share its controller's address)."""
+
+    connections_per_client: int = Field(
+        default=constants.GATEWAY_CONNECTIONS_PER_CLIENT,
+        ge=1,
+        le=1024,
+        description=(
+            "Concurrent requests per client address; beyond, 429. A gateway pod serves about 1024 "
+            "(2 nginx workers, each proxied request holds 2 of their 1024 connections)."
+        ),
+    )
+    failed_auth_per_second: int = Field(
+        default=constants.GATEWAY_FAILED_AUTH_PER_SECOND,
+        ge=1,
+        le=100_000,
+        description=(
+            "Failed authentications per second per client address. Faster failures wait their "
+            "turn; valid credentials are never limited."
+        ),
+    )
+    failed_auth_burst: int = Field(
+        default=constants.GATEWAY_FAILED_AUTH_BURST,
+        ge=0,
+        le=100_000,
+        description=(
+            "Failed authentications per client address that may wait beyond the rate; the rest "
+            "get 429 at once (with the WWW-Authenticate challenge)."
+        ),
+    )
+
+
 class Gateway(Model):
     enabled: bool | None = Field(
         default=None,
@@ -293,6 +325,10 @@ class Gateway(Model):
             "Docker: host port for the gateway's OTLP gRPC listener (published on publishAddress). "
             "null: reachable on the Docker network only (pyroscope-gateway:4317)."
         ),
+    )
+    limits: GatewayLimits = Field(
+        default_factory=GatewayLimits,
+        description="Per-client bounds on connections and failed authentications.",
     )
 
 

@@ -42,6 +42,10 @@ class GatewaySettings:
     # placement fields (nodeSelector, tolerations, affinity, ...).
     image: str = f"{constants.GATEWAY_IMAGE}:{constants.GATEWAY_DEFAULT_VERSION}"
     placement: Mapping[str, Any] = field(default_factory=dict)
+    # Per-client abuse bounds (server.gateway.limits).
+    connections_per_client: int = constants.GATEWAY_CONNECTIONS_PER_CLIENT
+    failed_auth_per_second: int = constants.GATEWAY_FAILED_AUTH_PER_SECOND
+    failed_auth_burst: int = constants.GATEWAY_FAILED_AUTH_BURST
 
 
 def gateway_replicas(configured: int | None, protect: bool) -> int:
@@ -70,6 +74,9 @@ def gateway_settings(server: Server, stack: str, *, probe: bool = False) -> Gate
         network_name=server.docker.network_name,
         image=image_ref(server, constants.GATEWAY_IMAGE, server.gateway.version),
         placement=pod_placement(server.kubernetes),
+        connections_per_client=server.gateway.limits.connections_per_client,
+        failed_auth_per_second=server.gateway.limits.failed_auth_per_second,
+        failed_auth_burst=server.gateway.limits.failed_auth_burst,
     )
 
 

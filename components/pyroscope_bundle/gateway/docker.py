@@ -32,6 +32,9 @@ def docker_nginx_settings(settings: GatewaySettings, upstream: str) -> NginxSett
         admin=settings.admin,
         resolver=DOCKER_DNS,
         nginx_version=settings.version,
+        connections_per_client=settings.connections_per_client,
+        failed_auth_per_second=settings.failed_auth_per_second,
+        failed_auth_burst=settings.failed_auth_burst,
     )
 
 

@@ -40,6 +40,9 @@ def kubernetes_nginx_settings(
         multitenancy=settings.multitenancy,
         admin=settings.admin,
         nginx_version=settings.version,
+        connections_per_client=settings.connections_per_client,
+        failed_auth_per_second=settings.failed_auth_per_second,
+        failed_auth_burst=settings.failed_auth_burst,
     )
 
 

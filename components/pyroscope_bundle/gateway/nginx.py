@@ -13,10 +13,24 @@ Paths are matched after nginx normalised them, but upstream gets the raw request
 path with ``%``, ``//`` or ``/.`` is refused (400) so that nginx and Pyroscope can never read
 one request as two different paths.
 
-Every client's concurrent connections are bounded and a failed authentication costs one
-salted SHA-1 (generated passwords, see :mod:`credentials`), so a wrong-password storm cannot
-starve real pushes (measured in ``bench/gateway.py``). OTLP over gRPC gets its own
-HTTP/2 listener (nginx cannot serve cleartext HTTP/1.1 and HTTP/2 on one port before 1.25.1).
+Every client's concurrent connections are bounded, a failed authentication costs one salted
+SHA-1 (generated passwords, see :mod:`credentials`), and failed authentications are
+rate-limited per client address, so a wrong-password storm cannot starve real pushes (measured
+in ``bench/gateway.py``). ``limit_req`` runs in the preaccess phase, before ``auth_basic``, so it
+cannot see a failure where it happens: ``error_page 401 = @auth_failed`` redirects every failure
+to a named location, whose phases run again from its rewrite phase (nginx
+``src/http/ngx_http_core_module.c``, ``ngx_http_named_location``), so its ``limit_req`` counts
+failures only. That works because no allow-listed location has a ``limit_req`` of its own:
+nginx skips ``limit_req`` after an internal redirect only once one has been applied to the
+request (``r->main->limit_req_set``, ``src/http/modules/ngx_http_limit_req_module.c``). A failing
+client waits ``1/rate`` per failure beyond the rate (the wait holds its connection, so a client
+that waits for answers fails at most ``rate`` times a second) and gets 429 beyond the burst; the
+401 itself comes from ``try_files ... =401`` (the try-files phase runs after preaccess; a
+``return`` would answer before the limit) and keeps the ``WWW-Authenticate`` header
+``auth_basic`` set. A valid credential never reaches that location, so it is never limited.
+
+OTLP over gRPC gets its own HTTP/2 listener (nginx cannot serve cleartext HTTP/1.1 and HTTP/2
+on one port before 1.25.1).
 
 It runs unprivileged with a read-only root filesystem: it listens on high ports and keeps the
 pid file and every temp path under one writable directory.
@@ -43,6 +57,12 @@ AMBIGUOUS_PATH = r"^[^?]*(%|//|/\.)"
 # nginx 1.25.1 added the ``http2`` directive and deprecated ``listen ... http2``.
 HTTP2_DIRECTIVE_SINCE = (1, 25, 1)
 CLIENT_ZONE = "gateway_client"
+FAILED_AUTH_ZONE = "gateway_failed_auth"
+FAILED_AUTH_LOCATION = "@auth_failed"
+# A path under the (unused) document root that never exists: try_files falls through to =401.
+_NO_SUCH_FILE = "/.pyroscope-bundle-auth-failed"
+# Per worker process; a proxied request holds two (client and upstream).
+WORKER_CONNECTIONS = 1024
 REALM = "Pyroscope"
 
 
@@ -80,10 +100,13 @@ class NginxSettings:
     # The nginx that runs this config (the image tag; tests pass Debian's): decides the
     # HTTP/2 syntax.
     nginx_version: str = constants.GATEWAY_DEFAULT_VERSION
-    # Concurrent connections per client address (429 beyond). Failed authentications cannot be
-    # rate-limited on their own in stock nginx (limit_req runs before auth_basic and is skipped
-    # after an internal redirect); the fast hash keeps each failure cheap instead.
-    connections_per_client: int = 512
+    # Concurrent requests per client address (429 beyond). Behind an Ingress every external
+    # client shares the ingress controller's address.
+    connections_per_client: int = constants.GATEWAY_CONNECTIONS_PER_CLIENT
+    # Failed authentications per second per client address, and how many more may queue
+    # (delayed to that rate) before the rest get 429 at once.
+    failed_auth_per_second: int = constants.GATEWAY_FAILED_AUTH_PER_SECOND
+    failed_auth_burst: int = constants.GATEWAY_FAILED_AUTH_BURST
 
 
 def validate_settings(settings: NginxSettings) -> None:
@@ -106,9 +129,11 @@ def validate_settings(settings: NginxSettings) -> None:
     for name, value, pattern, allowed in checks:
         if not pattern.fullmatch(value):
             raise ValueError(f"gateway {name} {value!r} is not allowed: use {allowed}")
-    for name in ("worker_processes", "connections_per_client"):
+    for name in ("worker_processes", "connections_per_client", "failed_auth_per_second"):
         if getattr(settings, name) < 1:
             raise ValueError(f"gateway {name} {getattr(settings, name)} must be at least 1")
+    if settings.failed_auth_burst < 0:
+        raise ValueError(f"gateway failed_auth_burst {settings.failed_auth_burst} must be at least 0")
 
 
 def _version(text: str) -> tuple[int, int, int]:
@@ -212,11 +237,23 @@ def _guards(settings: NginxSettings) -> list[str]:
     """What every server block starts with: per-client bounds, ambiguous paths, failed auth."""
     return [
         f"limit_conn {CLIENT_ZONE} {settings.connections_per_client};",
+        # Inherited by every location (none sets its own error_page); upstream 401s pass
+        # through untouched (proxy_intercept_errors is off).
+        f"error_page 401 = {FAILED_AUTH_LOCATION};",
         f"client_max_body_size {settings.max_body_size};",
         "client_body_buffer_size 1m;",
         f"client_body_timeout {settings.push_timeout_seconds}s;",
         f'if ($request_uri ~ "{AMBIGUOUS_PATH}") {{ return 400; }}',
     ]
+
+
+def _failed_auth_location(settings: NginxSettings) -> list[str]:
+    """Where every failed authentication goes: counted, delayed or refused, then answered 401."""
+    burst = f" burst={settings.failed_auth_burst}" if settings.failed_auth_burst else ""
+    return _block(
+        f"location {FAILED_AUTH_LOCATION}",
+        [f"limit_req zone={FAILED_AUTH_ZONE}{burst};", f"try_files {_NO_SUCH_FILE} =401;"],
+    )
 
 
 def _listen(address: str, *, http2: bool, version: tuple[int, int, int]) -> list[str]:
@@ -276,6 +313,7 @@ def render_nginx_conf(settings: NginxSettings) -> str:
     else:
         # Not on the allow-list: refused before any credential is even checked.
         server += _block("location /", ["return 403;"])
+    server += _failed_auth_location(settings)
     servers = _block("server", server)
     if settings.grpc_listen is not None:
         grpc_server = [
@@ -287,6 +325,7 @@ def render_nginx_conf(settings: NginxSettings) -> str:
             if route.grpc:
                 grpc_server += _route_location(settings, route, upstreams)
         grpc_server += _block("location /", ["return 403;"])
+        grpc_server += _failed_auth_location(settings)
         servers += ["", *_block("server", grpc_server)]
 
     http: list[str] = [
@@ -302,6 +341,9 @@ def render_nginx_conf(settings: NginxSettings) -> str:
         f"scgi_temp_path {tmp}/scgi_temp;",
         f"limit_conn_zone $binary_remote_addr zone={CLIENT_ZONE}:1m;",
         "limit_conn_status 429;",
+        f"limit_req_zone $binary_remote_addr zone={FAILED_AUTH_ZONE}:1m "
+        f"rate={settings.failed_auth_per_second}r/s;",
+        "limit_req_status 429;",
         *upstreams.http_blocks,
         "",
         *servers,
@@ -313,7 +355,7 @@ def render_nginx_conf(settings: NginxSettings) -> str:
         "error_log stderr warn;",
         "",
         "events {",
-        "    worker_connections 1024;",
+        f"    worker_connections {WORKER_CONNECTIONS};",
         "}",
         "",
         *_block("http", http),

@@ -1,0 +1,157 @@
+"""Abuse bounds of the gateway in REAL nginx on loopback: failed authentications are
+rate-limited per client address (delayed, then 429) while valid credentials never are.
+
+The storm comes from 127.0.0.2 or 127.0.0.1 and the legitimate client from the other (Linux
+routes the whole 127/8 to loopback), so each has the per-address bucket it would have for real.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import http.client
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import grpc
+import pytest
+from pyroscope_bundle import constants
+from pyroscope_bundle.gateway.nginx import FAILED_AUTH_LOCATION, REALM
+
+from tests.gateway_stack import Gateway, Receiver, running_gateway
+
+pytestmark = pytest.mark.slow
+
+PUSH = {"team-a": "push-a-" + "p" * 25}
+WRONG = ("team-a", "not-the-password-" + "w" * 15)
+LEGIT = "127.0.0.1"
+STORM = "127.0.0.2"
+# Small numbers keep the test short; the stack's defaults are in constants.py.
+RATE, BURST = 20, 4
+LIMITS = {"failed_auth_per_second": RATE, "failed_auth_burst": BURST}
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    www_authenticate: str | None
+    seconds: float
+
+
+def push(gateway: Gateway, credential: tuple[str, str] | None, source: str = LEGIT) -> Answer:
+    """One push (a fresh connection from ``source``); its status, challenge and duration."""
+    host, port = gateway.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30, source_address=(source, 0))
+    headers = {"Content-Type": "application/proto"}
+    if credential is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(":".join(credential).encode()).decode()
+    started = time.monotonic()
+    try:
+        connection.request("POST", constants.PYROSCOPE_PUSH_PATH, body=b"", headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return Answer(response.status, response.getheader("WWW-Authenticate"), time.monotonic() - started)
+    finally:
+        connection.close()
+
+
+def storm(gateway: Gateway, count: int, source: str = STORM) -> list[Answer]:
+    """``count`` wrong-password pushes at once from ``source``."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(lambda _: push(gateway, WRONG, source), range(count)))
+
+
+@pytest.fixture
+def gateway(nginx: str, receiver: Receiver) -> Iterator[Gateway]:
+    """A gateway of its own per test: every test starts with empty per-address buckets."""
+    with running_gateway(
+        nginx, receiver.address, PUSH, multitenancy=True, limits=LIMITS, grpc=True
+    ) as gateway:
+        yield gateway
+
+
+def test_the_config_limits_failures_only(gateway: Gateway) -> None:
+    assert f"error_page 401 = {FAILED_AUTH_LOCATION};" in gateway.config
+    assert f"rate={RATE}r/s" in gateway.config and f"burst={BURST};" in gateway.config
+    # No allow-listed location limits requests itself: that would switch the failure limit off
+    # (nginx applies limit_req once per request).
+    assert gateway.config.count("limit_req zone=") == 2  # the HTTP and the gRPC listener
+
+
+def test_failures_beyond_the_burst_get_429_and_every_answer_keeps_the_challenge(
+    gateway: Gateway, receiver: Receiver
+) -> None:
+    before = len(receiver.requests)
+    answers = storm(gateway, 30)
+    statuses = sorted(answer.status for answer in answers)
+    # One passes at once, BURST more wait for their turn, the rest are refused at once.
+    assert statuses.count(401) <= BURST + 2, statuses
+    assert statuses.count(429) >= 30 - BURST - 2, statuses
+    assert set(statuses) == {401, 429}
+    assert {answer.www_authenticate for answer in answers} == {f'Basic realm="{REALM}"'}
+    assert len(receiver.requests) == before, "a failed authentication never reaches the upstream"
+    assert "limiting requests" in gateway.stderr()
+
+
+def test_a_client_that_keeps_failing_is_slowed_to_the_rate(gateway: Gateway) -> None:
+    count = 11
+    started = time.monotonic()
+    answers = [push(gateway, WRONG) for _ in range(count)]
+    elapsed = time.monotonic() - started
+    assert {answer.status for answer in answers} == {401}
+    assert {answer.www_authenticate for answer in answers} == {f'Basic realm="{REALM}"'}
+    # Each failure after the first waits 1/RATE: (count - 1) / RATE seconds at least.
+    assert elapsed >= 0.9 * (count - 1) / RATE, elapsed
+
+
+def test_valid_credentials_are_never_limited_even_from_the_storming_address(
+    gateway: Gateway, receiver: Receiver
+) -> None:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as background:
+        running = background.submit(storm, gateway, 40, STORM)
+        time.sleep(0.1)  # the storm's bucket is full now
+        from_storm_address = push(gateway, ("team-a", PUSH["team-a"]), STORM)
+        from_other_address = push(gateway, ("team-a", PUSH["team-a"]), LEGIT)
+        failed = running.result()
+    assert 429 in {answer.status for answer in failed}
+    for answer in (from_storm_address, from_other_address):
+        assert answer.status == 200
+        assert answer.seconds < 0.5, answer
+    assert [r.headers["x-scope-orgid"] for r in receiver.requests[-2:]] == ["team-a", "team-a"]
+
+
+def test_another_address_keeps_its_own_bucket(gateway: Gateway) -> None:
+    assert 429 in {answer.status for answer in storm(gateway, 30, STORM)}
+    # A mistyped password elsewhere is answered at once with the challenge, not 429.
+    answer = push(gateway, WRONG, LEGIT)
+    assert answer.status == 401 and answer.www_authenticate == f'Basic realm="{REALM}"'
+    assert answer.seconds < 0.5
+    # A request without credentials (a browser's first try) gets the challenge too.
+    assert push(gateway, None, LEGIT).www_authenticate == f'Basic realm="{REALM}"'
+
+
+def _grpc_export(address: str, credential: tuple[str, str]) -> grpc.StatusCode:
+    token = base64.b64encode(":".join(credential).encode()).decode()
+    with grpc.insecure_channel(address) as channel:
+        stub = channel.unary_unary(
+            "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export",
+            request_serializer=lambda b: b,
+            response_deserializer=lambda b: b,
+        )
+        try:
+            stub(b"", metadata=[("authorization", f"Basic {token}")], timeout=10)
+        except grpc.RpcError as error:
+            return error.code()  # type: ignore[no-any-return, unused-ignore]
+    return grpc.StatusCode.OK
+
+
+def test_grpc_failures_are_bounded_too(gateway: Gateway) -> None:
+    assert gateway.grpc_address is not None
+    address = gateway.grpc_address
+    with concurrent.futures.ThreadPoolExecutor(max_workers=30) as pool:
+        codes = list(pool.map(lambda _: _grpc_export(address, WRONG), range(30)))
+    assert grpc.StatusCode.UNAUTHENTICATED in codes
+    # 429 maps to UNAVAILABLE in gRPC's HTTP status mapping.
+    assert grpc.StatusCode.UNAVAILABLE in codes
+    assert set(codes) <= {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.UNAVAILABLE}
