@@ -130,7 +130,7 @@ def program(project_root: Path) -> None:
         )
         _done(group)
     k8s_group = (
-        _group(components, "pyroscope-bundle:wiring:KubernetesServices", "profiler-kubernetes-services")
+        _group(components, "pyroscope-bundle:wiring:WiredServices", "profiler-kubernetes-services")
         if kubernetes
         else None
     )
@@ -244,7 +244,7 @@ def program(project_root: Path) -> None:
         pulumi.export("profilerSecretArn", secret.arn)
         pulumi.export("profilerSecretReadPolicyArn", read_policy.arn)
     ecs_group = (
-        _group(components, "pyroscope-bundle:wiring:EcsServices", "profiler-ecs-services")
+        _group(components, "pyroscope-bundle:wiring:WiredServices", "profiler-ecs-services")
         if ecs_services
         else None
     )

@@ -493,3 +493,63 @@ def test_real_token_rotation_never_leaks_and_is_called_out(tmp_path: Path) -> No
     assert REDACTED in (head / "resources.json").read_text()
     assert stack.secret_inputs
     assert "never shown" in output
+
+
+COMPONENT = "acme:index:Group"
+
+
+def _aliased(entry: dict[str, Any], *aliases: dict[str, str]) -> dict[str, Any]:
+    return {**entry, "aliases": list(aliases)}
+
+
+def test_a_component_renamed_with_an_alias_is_the_same_resource(tmp_path: Path) -> None:
+    child = resource(STATEFULSET, "db", {"spec": {"replicas": 1}}, parent="group")
+    base = write_render(tmp_path / "base", [resource("acme:index:OldGroup", "group", {}), child])
+    head = write_render(
+        tmp_path / "head",
+        [_aliased(resource(COMPONENT, "group", {}), {"type": "acme:index:OldGroup"}), child],
+    )
+    (stack,) = diff_dirs(base, head).stacks
+    assert stack.status == "unchanged", [(d.status, d.key) for d in stack.resources]
+
+
+def test_a_renamed_parent_passes_its_alias_to_its_children(tmp_path: Path) -> None:
+    base = write_render(
+        tmp_path / "base",
+        [
+            resource(COMPONENT, "old", {}),
+            resource(STATEFULSET, "db", {"spec": {"replicas": 1}}, parent="old"),
+        ],
+    )
+    head = write_render(
+        tmp_path / "head",
+        [
+            _aliased(resource(COMPONENT, "new", {}), {"name": "old"}),
+            resource(STATEFULSET, "db", {"spec": {"replicas": 1}}, parent="new"),
+        ],
+    )
+    (stack,) = diff_dirs(base, head).stacks
+    assert stack.status == "unchanged", [(d.status, d.key, d.replaced_by) for d in stack.resources]
+
+
+def test_a_urn_alias_pairs_too_and_changes_still_show(tmp_path: Path) -> None:
+    before = resource(STATEFULSET, "db-old", {"spec": {"replicas": 1}})
+    after = _aliased(
+        resource(STATEFULSET, "db", {"spec": {"replicas": 2}}),
+        {"urn": f"urn:pulumi:dev::proj::{COMPONENT}${STATEFULSET}::db-old"},
+    )
+    change = only_change(tmp_path, before, after)
+    assert change.status == "changed"
+    assert [c.label for c in change.changes] == ["spec.replicas"]
+
+
+def test_an_alias_to_something_else_pairs_nothing(tmp_path: Path) -> None:
+    base = write_render(tmp_path / "base", [resource("acme:index:OldGroup", "group", {})])
+    head = write_render(
+        tmp_path / "head", [_aliased(resource(COMPONENT, "group", {}), {"type": "acme:index:Other"})]
+    )
+    (stack,) = diff_dirs(base, head).stacks
+    assert [(d.status, d.type) for d in stack.resources] == [
+        ("added", COMPONENT),
+        ("removed", "acme:index:OldGroup"),
+    ]

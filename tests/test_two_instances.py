@@ -87,7 +87,7 @@ def grafana(**raw: object) -> Grafana:
 
 
 def test_two_sidecar_datasources_in_one_grafana_do_not_collide() -> None:
-    from pyroscope_bundle.grafana.kubernetes import TYPE_TOKEN, SidecarDatasource
+    from pyroscope_bundle.grafana.kubernetes import SidecarDatasource
 
     first, second = grafana(), grafana(datasource={"uid": "pyroscope-eu"})
 
@@ -98,7 +98,8 @@ def test_two_sidecar_datasources_in_one_grafana_do_not_collide() -> None:
 
     resources = registered(program)
     assert_distinct(
-        resources, {name: TYPE_TOKEN for name in ("pyroscope-grafana", "pyroscope-eu", "pyroscope-plain")}
+        resources,
+        {name: SidecarDatasource.TYPE for name in ("pyroscope-grafana", "pyroscope-eu", "pyroscope-plain")},
     )
     objects = [r for r in resources if r.type.startswith("kubernetes:")]
     # Same namespace (monitoring): distinct object names, and distinct file names in the
@@ -113,7 +114,7 @@ def test_two_sidecar_datasources_in_one_grafana_do_not_collide() -> None:
 
 
 def test_two_docker_grafanas_on_one_host_do_not_collide() -> None:
-    from pyroscope_bundle.grafana.docker import COMPONENT_TYPE, DockerGrafana
+    from pyroscope_bundle.grafana.docker import DockerGrafana
 
     first = grafana()
     second = grafana(docker={"hostPort": 3001, "volumeName": "grafana-eu-data"})
@@ -125,7 +126,7 @@ def test_two_docker_grafanas_on_one_host_do_not_collide() -> None:
         )
 
     resources = registered(program)
-    assert_distinct(resources, {"grafana": COMPONENT_TYPE, "grafana-eu": COMPONENT_TYPE})
+    assert_distinct(resources, {"grafana": DockerGrafana.TYPE, "grafana-eu": DockerGrafana.TYPE})
     containers = [r for r in resources if r.type == "docker:index/container:Container"]
     assert sorted(r.inputs["name"] for r in containers) == ["pyroscope-grafana", "pyroscope-grafana-eu"]
     aliases = sorted(r.inputs["networksAdvanced"][0]["aliases"][0] for r in containers)
@@ -133,7 +134,7 @@ def test_two_docker_grafanas_on_one_host_do_not_collide() -> None:
 
 
 def test_two_api_datasources_do_not_collide() -> None:
-    from pyroscope_bundle.grafana.api import COMPONENT_TYPE, ApiDatasource
+    from pyroscope_bundle.grafana.api import ApiDatasource
     from pyroscope_bundle.grafana.datasource import datasource_targets
 
     first = grafana(
@@ -147,7 +148,9 @@ def test_two_api_datasources_do_not_collide() -> None:
                 name, section, datasource_targets(section, query_endpoint(f"{name}.example.com"), None)
             )
 
-    assert_distinct(registered(program), {"grafana-api": COMPONENT_TYPE, "grafana-api-eu": COMPONENT_TYPE})
+    assert_distinct(
+        registered(program), {"grafana-api": ApiDatasource.TYPE, "grafana-api-eu": ApiDatasource.TYPE}
+    )
 
 
 # --- gateway ------------------------------------------------------------------------------------
@@ -174,9 +177,9 @@ def test_two_kubernetes_gateways_with_their_credentials_do_not_collide() -> None
         resources,
         {
             "pyroscope-gateway": "pyroscope-bundle:gateway:KubernetesGateway",
-            "pyroscope-gateway-credentials": "pyroscope-bundle:gateway:Credentials",
+            "pyroscope-gateway-credentials": "pyroscope-bundle:gateway:GatewayCredentials",
             "pyroscope-gateway-eu": "pyroscope-bundle:gateway:KubernetesGateway",
-            "pyroscope-gateway-eu-credentials": "pyroscope-bundle:gateway:Credentials",
+            "pyroscope-gateway-eu-credentials": "pyroscope-bundle:gateway:GatewayCredentials",
         },
     )
     objects = Counter(
@@ -220,7 +223,7 @@ def kubernetes_server(namespace: str) -> ServerDeployment:
 
 
 def test_two_monitoring_components_for_two_servers_do_not_collide() -> None:
-    from pyroscope_bundle.monitoring import TYPE_TOKEN, Monitoring, monitoring_args
+    from pyroscope_bundle.monitoring import Monitoring, monitoring_args
 
     configs = {
         name: load_config({"server": {"backend": "kubernetes", "kubernetes": {"namespace": ns}}}, "test")
@@ -234,7 +237,7 @@ def test_two_monitoring_components_for_two_servers_do_not_collide() -> None:
             Monitoring(name, args)
 
     resources = registered(program)
-    assert_distinct(resources, {name: TYPE_TOKEN for name in configs})
+    assert_distinct(resources, {name: Monitoring.TYPE for name in configs})
     # Both dashboards go to the one Grafana namespace: distinct names, files and uids.
     dashboards = [r for r in resources if r.type == "kubernetes:core/v1:ConfigMap" and "dashboard" in r.name]
     assert sorted(r.inputs["metadata"]["name"] for r in dashboards) == [
@@ -296,7 +299,7 @@ def test_two_wiring_sets_for_two_servers_do_not_collide() -> None:
 
     resources = registered(program)
     groups = {
-        f"{name}-{platform}-services": f"pyroscope-bundle:wiring:{platform.capitalize()}Services"
+        f"{name}-{platform}-services": "pyroscope-bundle:wiring:WiredServices"
         for name in configs
         for platform in ("kubernetes", "ecs")
     }
@@ -368,7 +371,7 @@ def assert_objects_distinct(resources: tuple[RecordedResource, ...]) -> None:
 def test_two_kubernetes_servers_in_two_namespaces_do_not_collide() -> None:
     from pyroscope_bundle.config.routing import config_routes
     from pyroscope_bundle.server.k8s_common import kubernetes_server_args
-    from pyroscope_bundle.server.kubernetes import TYPE_TOKEN, KubernetesPyroscope
+    from pyroscope_bundle.server.kubernetes import KubernetesPyroscope
 
     def exposed(host: str) -> dict[str, Any]:
         ingress = {"enabled": True, "host": host, "className": "nginx"}
@@ -386,7 +389,7 @@ def test_two_kubernetes_servers_in_two_namespaces_do_not_collide() -> None:
             urls.append(server.gateway_url)
 
     resources = registered(program)
-    assert_distinct(resources, {name: TYPE_TOKEN for name in configs})
+    assert_distinct(resources, {name: KubernetesPyroscope.TYPE for name in configs})
     assert_objects_distinct(resources)
     # Each server's clients reach its own gateway, in its own namespace.
     assert urls == [
@@ -401,7 +404,7 @@ def test_two_kubernetes_servers_in_two_namespaces_do_not_collide() -> None:
 
 def test_two_chart_servers_do_not_collide_in_the_aws_account() -> None:
     from pyroscope_bundle.config.routing import config_routes
-    from pyroscope_bundle.server.helm import TYPE_TOKEN, HelmPyroscope
+    from pyroscope_bundle.server.helm import HelmPyroscope
     from pyroscope_bundle.server.k8s_common import kubernetes_server_args
 
     configs = {
@@ -417,7 +420,7 @@ def test_two_chart_servers_do_not_collide_in_the_aws_account() -> None:
             HelmPyroscope(name, kubernetes_server_args(config, config_routes(config)))
 
     resources = registered(program)
-    assert_distinct(resources, {name: TYPE_TOKEN for name in configs})
+    assert_distinct(resources, {name: HelmPyroscope.TYPE for name in configs})
     assert_objects_distinct(resources)
     users = sorted(r.inputs["name"] for r in resources if r.type == "aws:iam/user:User")
     assert users == ["pyroscope-eu-test-bucket", "pyroscope-test-bucket"]
@@ -425,7 +428,7 @@ def test_two_chart_servers_do_not_collide_in_the_aws_account() -> None:
 
 def test_two_docker_servers_on_one_host_do_not_collide() -> None:
     from pyroscope_bundle.config.routing import config_routes
-    from pyroscope_bundle.server.docker import COMPONENT_TYPE, DockerPyroscope
+    from pyroscope_bundle.server.docker import DockerPyroscope
 
     def docker_config(network: str, port: int) -> Any:
         docker = {"networkName": network, "volumeName": f"{network}-data", "hostPort": port}
@@ -443,7 +446,7 @@ def test_two_docker_servers_on_one_host_do_not_collide() -> None:
             urls.append(server.deployment.push.url)
 
     resources = registered(program)
-    assert_distinct(resources, {name: COMPONENT_TYPE for name in configs})
+    assert_distinct(resources, {name: DockerPyroscope.TYPE for name in configs})
     assert_objects_distinct(resources)
     assert urls == ["http://127.0.0.1:4040", "http://127.0.0.1:4041"]
 

@@ -345,5 +345,7 @@ def test_wired_services_take_resource_options():
 
     run = run_program(program, stack="test", config={}, secret_keys=[])
     [group] = [r for r in run.recording.resources if r.name == "shop-services"]
-    assert group.type == "pyroscope-bundle:wiring:KubernetesServices"
+    assert group.type == "pyroscope-bundle:wiring:WiredServices"
+    # Registered as wiring:KubernetesServices before: aliased, deployed stacks keep the group.
+    assert {"type": "pyroscope-bundle:wiring:KubernetesServices"} in group.aliases
     assert group.parent_urn.endswith("consumer:index:Profiling::profiling")

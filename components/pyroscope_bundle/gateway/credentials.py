@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import pulumi
 
 from pyroscope_bundle import constants
+from pyroscope_bundle.component import BundleComponent
 from pyroscope_bundle.gateway.routes import Role
 from pyroscope_bundle.stack_key import derive, stack_key
 
@@ -109,8 +110,11 @@ class GatewayUser:
     hashed: pulumi.Output[str]
 
 
-class GatewayCredentials(pulumi.ComponentResource):
+class GatewayCredentials(BundleComponent):
     """Basic-auth credentials for the gateway: one RandomPassword per user and role."""
+
+    # Its token before tokens followed class names (aliased: deployed stacks keep it).
+    FORMER_TYPES = ("pyroscope-bundle:gateway:Credentials",)
 
     # Push users (the historical ``users``), query users, the optional admin.
     users: dict[str, GatewayUser]
@@ -134,7 +138,7 @@ class GatewayCredentials(pulumi.ComponentResource):
     ) -> None:
         if not users:
             raise ValueError("the gateway needs at least one user (set pyroscope:server.tenants)")
-        super().__init__("pyroscope-bundle:gateway:Credentials", name, None, opts)
+        super().__init__(name, opts)
         import pulumi_random as random
 
         given = dict(given_passwords or {})

@@ -14,6 +14,7 @@ from typing import Any
 import pulumi
 
 from pyroscope_bundle import constants, docker_options
+from pyroscope_bundle.component import BundleComponent
 from pyroscope_bundle.gateway.common import GatewayDeployment, GatewaySettings
 from pyroscope_bundle.gateway.credentials import GatewayCredentials
 from pyroscope_bundle.gateway.nginx import NginxSettings, render_nginx_conf
@@ -97,7 +98,7 @@ def htpasswd_uploads(htpasswd: Mapping[Role, pulumi.Output[str]]) -> list[Any]:
     ]
 
 
-class DockerGateway(pulumi.ComponentResource):
+class DockerGateway(BundleComponent):
     """nginx-unprivileged container: basic auth and the allow-list in front of Pyroscope."""
 
     def __init__(
@@ -114,7 +115,7 @@ class DockerGateway(pulumi.ComponentResource):
     ) -> None:
         """``alias``: its name on ``network`` (default: the component's name), which clients'
         URLs spell."""
-        super().__init__("pyroscope-bundle:gateway:DockerGateway", name, None, opts)
+        super().__init__(name, opts)
         import pulumi_docker as docker
 
         child = pulumi.ResourceOptions(parent=self)

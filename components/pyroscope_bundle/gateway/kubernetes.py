@@ -17,6 +17,7 @@ import pulumi
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.addresses import in_cluster_url
+from pyroscope_bundle.component import BundleComponent
 from pyroscope_bundle.gateway.common import GatewayDeployment, GatewaySettings, gateway_labels
 from pyroscope_bundle.gateway.credentials import GatewayCredentials
 from pyroscope_bundle.gateway.nginx import NginxSettings, render_nginx_conf
@@ -203,7 +204,7 @@ def gateway_service_spec(name: str) -> dict[str, Any]:
     }
 
 
-class KubernetesGateway(pulumi.ComponentResource):
+class KubernetesGateway(BundleComponent):
     """nginx-unprivileged Deployment and Service in front of Pyroscope's Service(s)."""
 
     def __init__(
@@ -220,7 +221,7 @@ class KubernetesGateway(pulumi.ComponentResource):
     ) -> None:
         """``service_name``: the name of its Kubernetes objects (Service, Deployment, ConfigMap;
         default: the component's name), which clients' URLs spell."""
-        super().__init__("pyroscope-bundle:gateway:KubernetesGateway", name, None, opts)
+        super().__init__(name, opts)
         resource_name = name
         name = service_name or name
         import pulumi_kubernetes as k8s

@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 import pulumiverse_grafana as grafana_sdk
 
+from pyroscope_bundle.component import BundleComponent
 from pyroscope_bundle.config.model import Grafana
 from pyroscope_bundle.config.routing import Routes
 from pyroscope_bundle.deprecation import bundle_config
@@ -29,7 +30,6 @@ from pyroscope_bundle.grafana.datasource import (
 )
 from pyroscope_bundle.naming import child_name
 
-COMPONENT_TYPE = "pyroscope-bundle:grafana:ApiDatasource"
 # The component's name in the bundle's program; its provider is named like it.
 DEFAULT_NAME = "grafana-api"
 GRAFANA_PROVIDER_NAMESPACE = "grafana"
@@ -97,7 +97,7 @@ def datasource_args(entry: dict[str, Any]) -> dict[str, Any]:
 # --- resources ------------------------------------------------------------------------------------
 
 
-class ApiDatasource(pulumi.ComponentResource):
+class ApiDatasource(BundleComponent):
     """The Grafana provider for ``pyroscope:grafana.api.url`` and the datasources in that Grafana.
 
     The provider is named like the component; two components pointing at one Grafana need two
@@ -114,7 +114,7 @@ class ApiDatasource(pulumi.ComponentResource):
         config = bundle_config(grafana, "ApiDatasource", "its Grafana section")
         if config is not None:
             grafana = config.grafana
-        super().__init__(COMPONENT_TYPE, name, None, opts)
+        super().__init__(name, opts)
         provider = grafana_sdk.Provider(
             name,
             url=grafana.api.url,

@@ -23,6 +23,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from pyroscope_bundle import constants, docker_options
+from pyroscope_bundle.component import BundleComponent
 from pyroscope_bundle.config.model import Grafana
 from pyroscope_bundle.deprecation import bundle_config
 from pyroscope_bundle.endpoints import ServerDeployment
@@ -33,7 +34,6 @@ from pyroscope_bundle.grafana.datasource import (
     pyroscope_datasource,
 )
 
-COMPONENT_TYPE = "pyroscope-bundle:grafana:DockerGrafana"
 # The component's name in the bundle's program (its children keep their names: grafana-image, ...).
 DEFAULT_NAME = constants.DOCKER_GRAFANA_ALIAS
 PROVISIONING_FILE = f"{constants.GRAFANA_DATASOURCE_DIR}/pyroscope.yaml"
@@ -154,7 +154,7 @@ def password_uploads(grafana: Grafana, server: ServerDeployment) -> list[docker.
 # --- resources ------------------------------------------------------------------------------------
 
 
-class DockerGrafana(pulumi.ComponentResource):
+class DockerGrafana(BundleComponent):
     """Grafana's image, data volume and container, with the Pyroscope datasource provisioned.
 
     Children are named after the component (``<name>-image``, ``<name>-data``, the container
@@ -185,7 +185,7 @@ class DockerGrafana(pulumi.ComponentResource):
         if not network_name:
             raise ValueError("DockerGrafana needs network_name: the server's Docker network name")
         network = network_name
-        super().__init__(COMPONENT_TYPE, name, None, opts)
+        super().__init__(name, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         if admin_password is None:

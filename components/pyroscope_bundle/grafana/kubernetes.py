@@ -21,6 +21,7 @@ import pulumi
 from pulumi_kubernetes.core import v1 as core_v1
 
 from pyroscope_bundle import constants
+from pyroscope_bundle.component import BundleComponent
 from pyroscope_bundle.config.model import Grafana, Sidecar
 from pyroscope_bundle.deprecation import bundle_config
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
@@ -32,7 +33,6 @@ from pyroscope_bundle.grafana.datasource import (
     pyroscope_datasource,
 )
 
-TYPE_TOKEN = "pyroscope-bundle:grafana:SidecarDatasource"
 # The component's name in the bundle's program: its object and files keep the names below.
 DEFAULT_NAME = "pyroscope-grafana"
 OBJECT_NAME = f"{DEFAULT_NAME}-datasource"
@@ -144,7 +144,7 @@ def sidecar_secret_string_data(
     return pulumi.Output.secret(content)
 
 
-class SidecarDatasource(pulumi.ComponentResource):
+class SidecarDatasource(BundleComponent):
     """A ConfigMap (no credentials) or a Secret (gateway credentials) for the datasource sidecar.
 
     Its object is ``<name>-datasource`` in ``grafana.sidecar.namespace``: two components (two
@@ -162,7 +162,7 @@ class SidecarDatasource(pulumi.ComponentResource):
         config = bundle_config(grafana, "SidecarDatasource", "its Grafana section")
         if config is not None:
             grafana = config.grafana
-        super().__init__(TYPE_TOKEN, name, None, opts)
+        super().__init__(name, opts)
         child = pulumi.ResourceOptions(parent=self)
         targets = datasource_targets(grafana, query, per_tenant)
         if not has_credentials(targets):

@@ -19,6 +19,7 @@ from pulumi_kubernetes.core import v1 as core_v1
 from pulumi_kubernetes.networking import v1 as networking_v1
 
 from pyroscope_bundle import kube_manifests as kube
+from pyroscope_bundle.component import BundleComponent
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.config.model import Dashboard, Probe, Server, Sidecar
 from pyroscope_bundle.config.types import HttpUrl
@@ -30,7 +31,6 @@ from pyroscope_bundle.monitoring.names import DASHBOARD_FILE, DASHBOARD_NAME, DA
 from pyroscope_bundle.monitoring.scrape import metrics_network_policy, pod_monitor_manifest
 from pyroscope_bundle.naming import child_name
 
-TYPE_TOKEN = "pyroscope-bundle:monitoring:Monitoring"
 # The component's name in the bundle's program: its children keep their historical names.
 DEFAULT_NAME = "pyroscope-monitoring"
 
@@ -152,7 +152,7 @@ def _custom(name: str, manifest: Mapping[str, Any], opts: pulumi.ResourceOptions
     )
 
 
-class Monitoring(pulumi.ComponentResource):
+class Monitoring(BundleComponent):
     """PodMonitor, PrometheusRule, dashboard and probe CronJob for one Pyroscope server.
 
     Children are named after the component; the one named :data:`DEFAULT_NAME` keeps the names
@@ -161,7 +161,7 @@ class Monitoring(pulumi.ComponentResource):
     """
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(TYPE_TOKEN, name, None, opts)
+        super().__init__(name, opts)
         child = pulumi.ResourceOptions(parent=self)
 
         def named(legacy: str) -> str:

@@ -45,6 +45,8 @@ class RecordedResource:
     transforms: list[Any] = field(default_factory=list)
     # What the render adds about the resource (e.g. whether a Chart was expanded).
     notes: dict[str, Any] = field(default_factory=dict)
+    # Its aliases (``recorded_aliases``): the former types/names the engine matches it by.
+    aliases: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -53,6 +55,26 @@ class Recording:
     logs: list[tuple[str, str]] = field(default_factory=list)
     # The registered stack transforms (the render runs them on expanded chart objects too).
     stack_transforms: list[Any] = field(default_factory=list)
+
+
+def recorded_aliases(aliases: Any) -> list[dict[str, str]]:
+    """The registration's aliases as plain data: ``{"urn": ...}``, or the fields an alias spec
+    sets (``type``, ``name``, ``parentUrn``, ...; an unset field means "as the resource is now").
+    The review pairs a resource with its former type or name through them."""
+    recorded: list[dict[str, str]] = []
+    for alias in aliases:
+        if alias.WhichOneof("alias") == "urn":
+            recorded.append({"urn": alias.urn})
+            continue
+        spec = alias.spec
+        fields = {"type": spec.type, "name": spec.name, "stack": spec.stack, "project": spec.project}
+        if spec.WhichOneof("parent") == "parentUrn":
+            fields["parentUrn"] = spec.parentUrn
+        elif spec.WhichOneof("parent") == "noParent" and spec.noParent:
+            fields["noParent"] = "true"
+        recorded.append({key: value for key, value in fields.items() if value})
+    unique = {tuple(sorted(alias.items())): alias for alias in recorded}
+    return [unique[key] for key in sorted(unique)]
 
 
 def placeholder(kind: str, name: str) -> str:
@@ -211,6 +233,7 @@ class RecordingMonitor(MockMonitor):
             options=options,
             dependency_urns=list(request.dependencies),
             inputs=deserialize_exact(request.object),
+            aliases=recorded_aliases(request.aliases),
             transforms=own,
         )
         with self._lock:

@@ -119,7 +119,7 @@ def _resource_entry(
 ) -> dict[str, Any]:
     options = dict(record.options)
     options["dependsOn"] = sorted(names.get(urn, urn) for urn in record.dependency_urns)
-    entry = {
+    entry: dict[str, Any] = {
         "type": record.type,
         "name": record.name,
         "parent": names.get(record.parent_urn) if record.parent_urn else None,
@@ -127,6 +127,8 @@ def _resource_entry(
         "options": options,
         "inputs": inputs,
     }
+    if record.aliases:
+        entry["aliases"] = record.aliases
     if record.notes:
         entry["render"] = plain(record.notes)
     return entry

@@ -136,16 +136,43 @@ def diff_dirs(base: Path, head: Path) -> Report:
     return Report(stacks=stacks)
 
 
+def aliased_keys(base: dict[str, Resource], head: dict[str, Resource]) -> dict[str, str]:
+    """Base key -> head key of each resource the head registers under another type or name with
+    an alias to its former one: the engine updates it in place (and its children, which inherit
+    the alias), so it is one resource here too, not a delete and a create."""
+    gone = {(r.type, r.name, r.parent): key for key, r in base.items() if key not in head}
+    pairs: dict[str, str] = {}
+    for key, resource in head.items():
+        if key in base:
+            continue
+        for identity in resource.former_identities():
+            former = gone.get(identity)
+            if former is not None and former not in pairs:
+                pairs[former] = key
+                break
+    return pairs
+
+
 def diff_renders(base: Render | None, head: Render | None, stack: str) -> StackDiff:
-    base_resources = base.resources if base else {}
     head_resources = head.resources if head else {}
+    pairs = aliased_keys(base.resources, head_resources) if base else {}
+    base_resources = {
+        pairs.get(key, key): resource for key, resource in (base.resources if base else {}).items()
+    }
+    base_secrets = {
+        pairs.get(key, key): paths for key, paths in (base.secret_fingerprints if base else {}).items()
+    }
+    renamed_parents = (
+        {base.resources[old].name: head_resources[new].name for old, new in pairs.items()} if base else {}
+    )
     resources = []
     for key in _ordered_keys(base_resources, head_resources):
         diff = diff_resource(
             base_resources.get(key),
             head_resources.get(key),
-            base.secret_fingerprints.get(key, {}) if base else {},
+            base_secrets.get(key, {}),
             head.secret_fingerprints.get(key, {}) if head else {},
+            renamed_parents,
         )
         if diff is not None:
             resources.append(diff)
@@ -189,6 +216,7 @@ def diff_resource(
     head: Resource | None,
     base_secrets: dict[str, str] | None = None,
     head_secrets: dict[str, str] | None = None,
+    renamed_parents: dict[str, str] | None = None,
 ) -> ResourceDiff | None:
     either = head or base
     assert either is not None
@@ -214,7 +242,9 @@ def diff_resource(
     changes += [
         ValueChange("options", c.path, c.before, c.after) for c in changed_values(base.options, head.options)
     ]
-    if base.entry.get("parent") != head.entry.get("parent"):
+    # A parent renamed with an alias passes it on to its children (no new URN for them).
+    base_parent = (renamed_parents or {}).get(base.parent or "", base.parent)
+    if base_parent != head.parent:
         changes.append(ValueChange("parent", (), base.entry.get("parent"), head.entry.get("parent")))
     old_secrets, new_secrets = base_secrets or {}, head_secrets or {}
     diff.secret_changes = sorted(

@@ -41,6 +41,34 @@ class Resource:
         options = self.entry.get("options")
         return options if isinstance(options, dict) else {}
 
+    @property
+    def parent(self) -> str | None:
+        parent = self.entry.get("parent")
+        return parent if isinstance(parent, str) else None
+
+    def former_identities(self) -> list[tuple[str, str, str | None]]:
+        """(type, name, parent name) this resource had before, by its aliases (the render
+        records them: an unset field of an alias spec means "as it is now")."""
+        identities: list[tuple[str, str, str | None]] = []
+        for alias in self.entry.get("aliases") or []:
+            if not isinstance(alias, dict):
+                continue
+            if isinstance(alias.get("urn"), str):
+                # urn:pulumi:<stack>::<project>::<parent types $ type>::<name>
+                head, _, name = alias["urn"].rpartition("::")
+                rtype = head.rpartition("::")[2].rpartition("$")[2]
+                identities.append((rtype, name, self.parent))
+                continue
+            parent = self.parent
+            if isinstance(alias.get("parentUrn"), str):
+                parent = alias["parentUrn"].rpartition("::")[2]
+            elif alias.get("noParent"):
+                parent = None
+            identities.append(
+                (str(alias.get("type") or self.type), str(alias.get("name") or self.name), parent)
+            )
+        return identities
+
 
 @dataclass(frozen=True)
 class Render:

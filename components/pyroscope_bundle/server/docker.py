@@ -19,6 +19,7 @@ import pulumi
 import pulumi_docker as docker
 
 from pyroscope_bundle import addresses, constants, docker_options, placement
+from pyroscope_bundle.component import BundleComponent
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.config.model import Server
 from pyroscope_bundle.config.routing import Routes, config_routes
@@ -27,7 +28,6 @@ from pyroscope_bundle.deprecation import bundle_config
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment, query_endpoints, to_endpoint
 from pyroscope_bundle.server.pyroscope_config import pyroscope_config_yaml
 
-COMPONENT_TYPE = "pyroscope-bundle:server:DockerPyroscope"
 # The component's name in the bundle's program.
 DEFAULT_NAME = "pyroscope"
 # `pulumi up` waits this long for the health check to pass before it reports a failure.
@@ -109,7 +109,7 @@ class PublishedEndpoint:
     query_per_tenant: dict[str, Endpoint] = field(default_factory=dict)
 
 
-class DockerPyroscope(pulumi.ComponentResource):
+class DockerPyroscope(BundleComponent):
     """Network, data volume, image and the Pyroscope container.
 
     Children are named after the component (``<name>-network``, ``<name>-data``, the container
@@ -137,7 +137,7 @@ class DockerPyroscope(pulumi.ComponentResource):
         config = bundle_config(server, "DockerPyroscope", "its Server section, routes and stack=")
         if config is not None:
             server, stack = config.server, config.stack
-        super().__init__(COMPONENT_TYPE, name, None, opts)
+        super().__init__(name, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.stack = stack
 

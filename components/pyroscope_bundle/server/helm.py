@@ -21,6 +21,7 @@ from pulumi_kubernetes.networking import v1 as networking_v1
 
 from pyroscope_bundle import addresses, constants
 from pyroscope_bundle import kube_manifests as kube
+from pyroscope_bundle.component import BundleComponent
 from pyroscope_bundle.config import BundleConfig, ConfigError
 from pyroscope_bundle.config.environment import provider_region, region_problem, resolve_region
 from pyroscope_bundle.config.model import Server
@@ -46,7 +47,6 @@ from pyroscope_bundle.server.k8s_common import (
 )
 from pyroscope_bundle.server.pyroscope_config import pyroscope_config
 
-TYPE_TOKEN = "pyroscope-bundle:server:HelmPyroscope"
 # Helm release name; with fullnameOverride every object is "pyroscope-<component>".
 RELEASE = constants.PYROSCOPE_HELM_RELEASE
 # The chart's selector labels (name = chart name, instance = release).
@@ -281,7 +281,7 @@ def role_name_from_arn(role_arn: str) -> str:
     return role_arn.rsplit("/", 1)[-1]
 
 
-class HelmPyroscope(pulumi.ComponentResource):
+class HelmPyroscope(BundleComponent):
     """Namespace, S3 bucket (+ lifecycle, encryption, no public access), credentials, NetworkPolicy
     and the official chart in microservices mode.
 
@@ -307,7 +307,7 @@ class HelmPyroscope(pulumi.ComponentResource):
             routes: Any = opts
             args = kubernetes_server_args(config, routes)
             opts = deprecated[0] if deprecated else None
-        super().__init__(TYPE_TOKEN, name, None, opts)
+        super().__init__(name, opts)
         server = args.server
         routes = args.routes
         helm = server.kubernetes.helm

@@ -18,6 +18,7 @@ from pulumi_kubernetes.policy import v1 as policy_v1
 
 from pyroscope_bundle import addresses, constants
 from pyroscope_bundle import kube_manifests as kube
+from pyroscope_bundle.component import BundleComponent
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.config.routing import Routes
 from pyroscope_bundle.deprecation import bundle_config
@@ -38,10 +39,8 @@ from pyroscope_bundle.server.k8s_common import (
 )
 from pyroscope_bundle.server.pyroscope_config import pyroscope_config_yaml
 
-TYPE_TOKEN = "pyroscope-bundle:server:KubernetesPyroscope"
 
-
-class KubernetesPyroscope(pulumi.ComponentResource):
+class KubernetesPyroscope(BundleComponent):
     """Pyroscope single binary: Namespace, ConfigMap, StatefulSet + PVC, Services, PDB, NetworkPolicy.
 
     Children are named after the component (``<name>-statefulset``, ``<name>-gateway``, ...; the
@@ -65,7 +64,7 @@ class KubernetesPyroscope(pulumi.ComponentResource):
             routes: Any = opts
             args = kubernetes_server_args(config, routes)
             opts = deprecated[0] if deprecated else None
-        super().__init__(TYPE_TOKEN, name, None, opts)
+        super().__init__(name, opts)
         server = args.server
         routes = args.routes
         namespace = server.kubernetes.namespace

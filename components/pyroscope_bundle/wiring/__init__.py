@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import pulumi
 
 from pyroscope_bundle import names
+from pyroscope_bundle.component import BundleComponent
 from pyroscope_bundle.config import BundleConfig, Service
 from pyroscope_bundle.config.routing import Routes
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment, to_endpoint
@@ -29,12 +30,15 @@ if TYPE_CHECKING:
 DEFAULT_NAME = "profiler"
 
 
-class WiredServices(pulumi.ComponentResource):
+class WiredServices(BundleComponent):
     """Groups the wiring of every service on one platform, so ``pulumi preview`` shows it in one
     place without a component per service (which would cost a third more registrations)."""
 
     def __init__(self, name: str, platform: str, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(f"pyroscope-bundle:wiring:{platform.capitalize()}Services", name, None, opts)
+        # Registered as wiring:KubernetesServices / wiring:EcsServices before the token followed
+        # the class name: aliased, so existing stacks keep the group and every wired resource.
+        former = f"pyroscope-bundle:wiring:{platform.capitalize()}Services"
+        super().__init__(name, opts, former_types=[former])
         self.register_outputs({})
 
 

@@ -27,6 +27,7 @@ from pulumi.output import Unknown
 from pyroscope_bundle_runtime import contract
 
 from pyroscope_bundle import constants, ecs_files, names
+from pyroscope_bundle.component import BundleComponent
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.wiring import agents, ecs_task, engine_props
 from pyroscope_bundle.wiring.env import EnvConflictError, profiler_env
@@ -217,7 +218,7 @@ def ecs_tasks_trust_policy() -> dict[str, Any]:
     }
 
 
-class EcsCredentials(pulumi.ComponentResource):
+class EcsCredentials(BundleComponent):
     """The JSON secret holding the password (or an existing one) and the policy to read it."""
 
     secret_arn: pulumi.Output[str]
@@ -234,7 +235,7 @@ class EcsCredentials(pulumi.ComponentResource):
         json_key: str = contract.CREDENTIALS_SECRET_KEY,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("pyroscope-bundle:wiring:EcsCredentials", name, None, opts)
+        super().__init__(name, opts)
         from pulumi_aws import (
             iam,
             secretsmanager,
@@ -449,9 +450,12 @@ def register_unprofiled_task_definition(
     )
 
 
-class ProfiledTaskDefinition(pulumi.ComponentResource):
+class ProfiledTaskDefinition(BundleComponent):
     """(b) A Fargate task definition from a container-definition file, with the profiler wired
     (see :func:`register_profiled_task_definition`)."""
+
+    # Its token before tokens followed class names (aliased: deployed stacks keep it).
+    FORMER_TYPES = ("pyroscope-bundle:wiring:EcsService",)
 
     def __init__(
         self,
@@ -470,7 +474,7 @@ class ProfiledTaskDefinition(pulumi.ComponentResource):
         overwrite: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("pyroscope-bundle:wiring:EcsService", name, None, opts)
+        super().__init__(name, opts)
         self.task_definition = register_profiled_task_definition(
             name,
             settings,

@@ -26,6 +26,7 @@ from pulumi.output import Unknown
 from pyroscope_bundle_runtime import contract
 
 from pyroscope_bundle import constants, names
+from pyroscope_bundle.component import BundleComponent
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.wiring import agents, engine_props
 from pyroscope_bundle.wiring.env import EnvConflictError, EnvVar, profiler_env
@@ -346,7 +347,7 @@ def managed_labels(component: str) -> dict[str, str]:
     }
 
 
-class KubernetesCredentials(pulumi.ComponentResource):
+class KubernetesCredentials(BundleComponent):
     """The Secret holding the profiler password in one namespace (pods reference it by key)."""
 
     def __init__(
@@ -357,7 +358,7 @@ class KubernetesCredentials(pulumi.ComponentResource):
         secret: SecretKeyRef = SecretKeyRef(),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("pyroscope-bundle:wiring:KubernetesCredentials", name, None, opts)
+        super().__init__(name, opts)
         import pulumi_kubernetes.core.v1 as core
 
         self.secret_ref = secret
@@ -426,8 +427,11 @@ def register_service_wiring(
     return patch, policy
 
 
-class KubernetesServiceWiring(pulumi.ComponentResource):
+class KubernetesServiceWiring(BundleComponent):
     """(c) Wire an existing Deployment this stack does not own: a server-side-apply patch."""
+
+    # Its token before tokens followed class names (aliased: deployed stacks keep it).
+    FORMER_TYPES = ("pyroscope-bundle:wiring:KubernetesService",)
 
     def __init__(
         self,
@@ -443,7 +447,7 @@ class KubernetesServiceWiring(pulumi.ComponentResource):
         server_namespace: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("pyroscope-bundle:wiring:KubernetesService", name, None, opts)
+        super().__init__(name, opts)
         self.patch, self.network_policy = register_service_wiring(
             name,
             settings,
