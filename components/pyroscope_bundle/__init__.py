@@ -7,3 +7,22 @@ agent autostart) is the separate, Pulumi-free distribution ``pyroscope-bundle-ru
 
 # The release version (pyproject reads it from here; CHANGELOG.md lists the releases).
 __version__ = "0.2.0"
+
+# The public modules and packages (imported on use: importing this package stays cheap).
+__all__ = [
+    "__version__",
+    "component",
+    "config",
+    "constants",
+    "endpoints",
+    "gateway",
+    "grafana",
+    "monitoring",
+    "names",
+    "profiler",
+    "render",
+    "review",
+    "server",
+    "testing",
+    "wiring",
+]

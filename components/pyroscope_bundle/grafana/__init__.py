@@ -9,6 +9,14 @@ from pyroscope_bundle.config.routing import Routes, config_routes
 from pyroscope_bundle.config.source import StackSecrets
 from pyroscope_bundle.endpoints import ServerDeployment
 
+# Public API: the mode dispatch, and the modules of each Grafana mode.
+__all__ = [
+    "api",
+    "deploy_grafana",
+    "docker",
+    "kubernetes",
+]
+
 
 def deploy_grafana(
     config: BundleConfig,

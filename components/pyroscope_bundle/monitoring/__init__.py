@@ -31,6 +31,21 @@ from pyroscope_bundle.monitoring.names import DASHBOARD_FILE, DASHBOARD_NAME, DA
 from pyroscope_bundle.monitoring.scrape import metrics_network_policy, pod_monitor_manifest
 from pyroscope_bundle.naming import child_name
 
+__all__ = [
+    "DEFAULT_NAME",
+    "ApiDashboard",
+    "DashboardIdentity",
+    "Monitoring",
+    "MonitoringArgs",
+    "ProbeArgs",
+    "dashboard_config_map",
+    "dashboard_identity",
+    "deploy_monitoring",
+    "monitoring_args",
+    "register_api_dashboard",
+    "register_probe",
+]
+
 # The component's name in the bundle's program: its children keep their historical names.
 DEFAULT_NAME = "pyroscope-monitoring"
 

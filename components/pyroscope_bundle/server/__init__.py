@@ -6,6 +6,14 @@ from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.config.routing import Routes, config_routes
 from pyroscope_bundle.endpoints import ServerDeployment
 
+# Public API: the mode dispatch, and the modules of each backend.
+__all__ = [
+    "deploy_server",
+    "docker",
+    "helm",
+    "kubernetes",
+]
+
 
 def deploy_server(
     config: BundleConfig, routes: Routes | None = None, *, name: str = "pyroscope"

@@ -26,6 +26,19 @@ from pyroscope_bundle.wiring.settings import ProfilerSettings, credentials_hash,
 if TYPE_CHECKING:
     from pyroscope_bundle.wiring.kubernetes import SecretKeyRef
 
+# Public API; consumer stacks import the submodules consumer, ecs, kubernetes and names.
+__all__ = [
+    "DEFAULT_NAME",
+    "WiredServices",
+    "consumer",
+    "deploy_wiring",
+    "ecs",
+    "kubernetes",
+    "kubernetes_secret_ref",
+    "names",
+    "resolve_target",
+]
+
 # The bundle's wiring set: every name below starts with it (profiler-<service>, ...).
 DEFAULT_NAME = "profiler"
 

@@ -29,6 +29,11 @@ from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.wiring.kubernetes import KubernetesCredentials, SecretKeyRef
 from pyroscope_bundle.wiring.settings import ProfilerSettings, build_settings, credentials_hash
 
+__all__ = [
+    "SharedProfiling",
+    "shared_profiling",
+]
+
 
 @dataclass(frozen=True)
 class SharedProfiling:

@@ -38,6 +38,23 @@ from pyroscope_bundle.wiring.settings import (
     credentials_hash,
 )
 
+__all__ = [
+    "EcsCredentials",
+    "EcsProfilerEnv",
+    "ProfiledTaskDefinition",
+    "ecs_env",
+    "ecs_tasks_trust_policy",
+    "ecs_transform",
+    "managed_execution_policy_arn",
+    "register_profiled_task_definition",
+    "register_unprofiled_task_definition",
+    "resolved_env",
+    "secret_read_policy",
+    "secret_value_from",
+    "wire_container_definitions",
+    "wire_task_definition",
+]
+
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 
 Definitions = TypeVar("Definitions", str, list[dict[str, Any]])

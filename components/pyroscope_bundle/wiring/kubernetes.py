@@ -32,6 +32,26 @@ from pyroscope_bundle.wiring import agents, engine_props
 from pyroscope_bundle.wiring.env import EnvConflictError, EnvVar, profiler_env
 from pyroscope_bundle.wiring.settings import ProfilerSettings, build_settings, credentials_hash
 
+__all__ = [
+    "KubernetesCredentials",
+    "KubernetesServiceWiring",
+    "SecretKeyRef",
+    "container_env",
+    "default_containers",
+    "deployment_patch_spec",
+    "egress_policy_spec",
+    "env_entry",
+    "kubernetes_transform",
+    "managed_labels",
+    "merge_env",
+    "pod_metadata",
+    "register_service_wiring",
+    "wire_containers",
+    "wire_pod_template",
+    "wire_workload_props",
+    "wire_workload_spec",
+]
+
 WORKLOAD_TYPES = (
     "kubernetes:apps/v1:Deployment",
     "kubernetes:apps/v1:StatefulSet",
