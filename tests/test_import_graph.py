@@ -142,3 +142,72 @@ def test_no_import_cycle(level: str) -> None:
     graph = module_graph()
     cycle = find_cycle(graph if level == "modules" else package_graph(graph))
     assert cycle is None, f"import cycle between {level}: {' -> '.join(cycle or [])}"
+
+
+# --- The import diagram in docs/architecture.md, generated from the graph above ------------------
+
+ARCHITECTURE_DOC = PROJECT_DIR / "docs" / "architecture.md"
+DIAGRAM_START = "<!-- import-graph:start (python -m tests.test_import_graph) -->"
+DIAGRAM_END = "<!-- import-graph:end -->"
+
+
+def transitive_reduction(graph: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
+    """The arrows no longer path implies (the graph is acyclic): what a reader must see."""
+
+    def reachable(start: str) -> set[str]:
+        seen: set[str] = set()
+        stack = list(graph.get(start, ()))
+        while stack:
+            node = stack.pop()
+            if node not in seen:
+                seen.add(node)
+                stack.extend(graph.get(node, ()))
+        return seen
+
+    below = {node: reachable(node) for node in graph}
+    return {
+        node: {t for t in targets if not any(t in below[other] for other in targets if other != t)}
+        for node, targets in graph.items()
+    }
+
+
+def _label(unit: str) -> str:
+    if unit == "pyroscope_bundle_runtime":
+        return "runtime (pyroscope_bundle_runtime)"
+    name = unit.removeprefix("pyroscope_bundle.")
+    path = ROOTS["pyroscope_bundle"] / name
+    return f"{name}/" if path.is_dir() else f"{name}.py"
+
+
+def import_diagram() -> str:
+    """A mermaid flowchart of the packages: A --> B when A imports B and no longer path says so."""
+    units = package_graph(module_graph())
+    units.pop("pyroscope_bundle", None)  # the package's face: __version__ and __all__ only
+    reduced = transitive_reduction({unit: targets - {"pyroscope_bundle"} for unit, targets in units.items()})
+    ids = {unit: _label(unit).split(" ")[0].replace("/", "").replace(".py", "") for unit in reduced}
+    lines = ["```mermaid", "flowchart TD"]
+    lines += [f'    {ids[unit]}["{_label(unit)}"]' for unit in sorted(reduced)]
+    lines += [
+        f"    {ids[unit]} --> {ids[target]}" for unit in sorted(reduced) for target in sorted(reduced[unit])
+    ]
+    lines.append("```")
+    return "\n".join(lines)
+
+
+def test_the_architecture_doc_shows_the_import_graph_of_the_code() -> None:
+    text = ARCHITECTURE_DOC.read_text()
+    assert DIAGRAM_START in text and DIAGRAM_END in text
+    shown = text.split(DIAGRAM_START, 1)[1].split(DIAGRAM_END, 1)[0].strip()
+    assert shown == import_diagram(), "regenerate it: python -m tests.test_import_graph"
+
+
+def test_the_reduction_keeps_only_arrows_no_longer_path_implies() -> None:
+    graph = {"a": {"b", "c"}, "b": {"c"}, "c": set()}
+    assert transitive_reduction(graph) == {"a": {"b"}, "b": {"c"}, "c": set()}
+
+
+if __name__ == "__main__":  # rewrite the diagram in docs/architecture.md
+    text = ARCHITECTURE_DOC.read_text()
+    head, rest = text.split(DIAGRAM_START, 1)
+    tail = rest.split(DIAGRAM_END, 1)[1]
+    ARCHITECTURE_DOC.write_text(f"{head}{DIAGRAM_START}\n{import_diagram()}\n{DIAGRAM_END}{tail}")
