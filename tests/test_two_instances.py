@@ -9,11 +9,13 @@ unchanged; see the module docstring of ``pyroscope_bundle.naming``).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pulumi
+import pytest
 from pyroscope_bundle.config import load_config
 from pyroscope_bundle.config.model import Grafana
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment
@@ -94,7 +96,10 @@ def test_two_sidecar_datasources_in_one_grafana_do_not_collide() -> None:
     def program() -> None:
         SidecarDatasource("pyroscope-grafana", first, query_endpoint("gw.a"))
         SidecarDatasource("pyroscope-eu", second, query_endpoint("gw.b"))
-        SidecarDatasource("pyroscope-plain", second, query_endpoint("b", password=False))
+        third = second.model_copy(
+            update={"datasource": second.datasource.model_copy(update={"uid": "plain"})}
+        )
+        SidecarDatasource("pyroscope-plain", third, query_endpoint("b", password=False))
 
     resources = registered(program)
     assert_distinct(
@@ -522,3 +527,101 @@ def test_a_second_profiling_stack_next_to_the_bundles_program() -> None:
     secrets = [r.inputs["metadata"] for r in resources if r.type == "kubernetes:core/v1:Secret"]
     datasources = sorted(m["name"] for m in secrets if m["namespace"] == "monitoring")
     assert datasources == ["eu-grafana-datasource", "pyroscope-grafana-datasource"]
+
+
+# --- what only one component may hold -------------------------------------------------------------
+
+
+def test_a_second_server_in_the_same_namespace_is_refused_before_it_registers_anything() -> None:
+    import pytest
+    from pyroscope_bundle.config.routing import config_routes
+    from pyroscope_bundle.server.helm import HelmPyroscope
+    from pyroscope_bundle.server.k8s_common import kubernetes_server_args
+    from pyroscope_bundle.server.kubernetes import KubernetesPyroscope
+
+    config = kubernetes_config("pyroscope")
+    chart = kubernetes_config(
+        "pyroscope", kubernetes={"mode": "microservices", "helm": {"objectStorage": {"region": "eu-west-1"}}}
+    )
+    registered_before: list[int] = []
+
+    def program() -> None:
+        KubernetesPyroscope("pyroscope", kubernetes_server_args(config, config_routes(config)))
+        registered_before.append(1)
+        HelmPyroscope("pyroscope-eu", kubernetes_server_args(chart, config_routes(chart)))
+
+    expected = (
+        "HelmPyroscope pyroscope-eu: pyroscope:server.kubernetes.namespace 'pyroscope' is already used "
+        "by KubernetesPyroscope pyroscope in this program; give each its own "
+        "pyroscope:server.kubernetes.namespace"
+    )
+    with pytest.raises(pulumi.RunError, match=re.escape(expected)):
+        registered(program)
+    assert registered_before == [1]
+
+
+@pytest.mark.parametrize(
+    ("change", "setting"),
+    [
+        ({"networkName": "pyroscope-eu", "volumeName": "eu-data"}, "pyroscope:server.docker.hostPort"),
+        ({"networkName": "pyroscope-eu", "hostPort": 4041}, "pyroscope:server.docker.volumeName"),
+        ({"volumeName": "eu-data", "hostPort": 4041}, "pyroscope:server.docker.networkName"),
+    ],
+)
+def test_a_second_docker_server_sharing_a_host_wide_name_is_refused(
+    change: dict[str, Any], setting: str
+) -> None:
+    from pyroscope_bundle.config.routing import config_routes
+    from pyroscope_bundle.server.docker import DockerPyroscope
+
+    first = load_config({}, "test")
+    second = load_config({"server": {"docker": change}}, "test")
+
+    def program() -> None:
+        for name, config in (("pyroscope", first), ("pyroscope-eu", second)):
+            DockerPyroscope(name, config.server, config_routes(config), stack="test")
+
+    with pytest.raises(
+        pulumi.RunError,
+        match=f"DockerPyroscope pyroscope-eu: {setting} .* is already used by DockerPyroscope pyroscope",
+    ):
+        registered(program)
+
+
+def test_two_datasources_with_one_uid_in_one_grafana_are_refused() -> None:
+    from pyroscope_bundle.grafana.kubernetes import SidecarDatasource
+
+    def program() -> None:
+        SidecarDatasource("pyroscope-grafana", grafana(), query_endpoint("gw.a"))
+        SidecarDatasource("pyroscope-eu", grafana(), query_endpoint("gw.b"))
+
+    with pytest.raises(
+        pulumi.RunError,
+        match=re.escape("pyroscope:grafana.datasource.uid 'monitoring/pyroscope' is already used"),
+    ):
+        registered(program)
+
+
+def test_the_docs_snippet_runs_two_servers_with_their_datasources() -> None:
+    """docs/wiring.md "The components in another program", verbatim."""
+    from tests.harness import PROJECT_DIR
+
+    text = (PROJECT_DIR / "docs" / "wiring.md").read_text()
+    section = text.split("### The components in another program", 1)[1].split("\n## ", 1)[0]
+    (snippet,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+
+    def program() -> None:
+        exec(snippet, {})  # noqa: S102 - the docs, verbatim
+
+    resources = tuple(r for r in registered(program) if r.name != STACK_KEY)
+    assert [urn for urn, count in Counter(r.urn for r in resources).items() if count > 1] == []
+    assert_objects_distinct(resources)
+    statefulsets = sorted(
+        r.inputs["metadata"]["namespace"] for r in resources if r.type == "kubernetes:apps/v1:StatefulSet"
+    )
+    assert statefulsets == ["pyroscope-eu", "pyroscope-us"]
+    datasources = [r for r in resources if r.type == "kubernetes:core/v1:Secret" and "grafana" in r.name]
+    assert sorted(r.inputs["metadata"]["name"] for r in datasources) == [
+        "pyroscope-eu-grafana-datasource",
+        "pyroscope-us-grafana-datasource",
+    ]

@@ -9,7 +9,46 @@ program never register the same URN.
 
 from __future__ import annotations
 
+import weakref
+from typing import Any
+
+import pulumi
+
 
 def child_name(component: str, default: str, legacy: str) -> str:
     """``legacy`` for the component named ``default``, else ``<component>-<legacy>``."""
     return legacy if component == default else f"{component}-{legacy}"
+
+
+# --- names only one component of a program may hold -----------------------------------------------
+
+# Per program run, keyed by the run's resource monitor (as stack_key does): (kind, value) -> owner.
+_CLAIMS: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], str]] = weakref.WeakKeyDictionary()
+_UNWEAKABLE: dict[int, tuple[Any, dict[tuple[str, str], str]]] = {}
+
+
+def _claims() -> dict[tuple[str, str], str]:
+    monitor = pulumi.runtime.settings.get_monitor()
+    try:
+        return _CLAIMS.setdefault(monitor, {})
+    except TypeError:  # a monitor that takes no weak reference
+        entry = _UNWEAKABLE.get(id(monitor))
+        if entry is None or entry[0] is not monitor:
+            entry = _UNWEAKABLE[id(monitor)] = (monitor, {})
+        return entry[1]
+
+
+def claim(owner: str, setting: str, kind: str, value: str) -> None:
+    """Refuse, before the component registers anything, a second component of this program
+    taking a name only one may hold: a namespace's server, a host's Docker network, volume or
+    published port, a Grafana datasource uid. Two would fight over one object at ``pulumi up``.
+
+    ``owner``: the component (``"KubernetesPyroscope pyroscope-eu"``); ``setting``: the key the
+    value comes from, named in the error.
+    """
+    holder = _claims().setdefault((kind, value), owner)
+    if holder != owner:
+        raise pulumi.RunError(
+            f"{owner}: {setting} {value!r} is already used by {holder} in this program; "
+            f"give each its own {setting}"
+        )

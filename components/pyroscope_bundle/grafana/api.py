@@ -28,7 +28,7 @@ from pyroscope_bundle.grafana.datasource import (
     pyroscope_datasource,
     tempo_datasource,
 )
-from pyroscope_bundle.naming import child_name
+from pyroscope_bundle.naming import child_name, claim
 
 # The component's name in the bundle's program; its provider is named like it.
 DEFAULT_NAME = "grafana-api"
@@ -114,6 +114,8 @@ class ApiDatasource(BundleComponent):
         config = bundle_config(grafana, "ApiDatasource", "its Grafana section")
         if config is not None:
             grafana = config.grafana
+        uid = f"{grafana.api.url}/{grafana.datasource.uid}"
+        claim(f"ApiDatasource {name}", "pyroscope:grafana.datasource.uid", "Grafana datasource uid", uid)
         super().__init__(name, opts)
         provider = grafana_sdk.Provider(
             name,

@@ -33,6 +33,7 @@ from pyroscope_bundle.grafana.datasource import (
     provisioning_yaml,
     pyroscope_datasource,
 )
+from pyroscope_bundle.naming import claim
 
 # The component's name in the bundle's program (its children keep their names: grafana-image, ...).
 DEFAULT_NAME = constants.DOCKER_GRAFANA_ALIAS
@@ -185,6 +186,10 @@ class DockerGrafana(BundleComponent):
         if not network_name:
             raise ValueError("DockerGrafana needs network_name: the server's Docker network name")
         network = network_name
+        owner = f"DockerGrafana {name}"
+        claim(owner, "pyroscope:grafana.docker.volumeName", "Docker volume", grafana.docker.volume_name)
+        address = f"{grafana.docker.publish_address}:{grafana.docker.host_port}"
+        claim(owner, "pyroscope:grafana.docker.hostPort", "host port", address)
         super().__init__(name, opts)
         child = pulumi.ResourceOptions(parent=self)
 

@@ -32,6 +32,7 @@ from pyroscope_bundle.grafana.datasource import (
     provisioning_yaml,
     pyroscope_datasource,
 )
+from pyroscope_bundle.naming import claim
 
 # The component's name in the bundle's program: its object and files keep the names below.
 DEFAULT_NAME = "pyroscope-grafana"
@@ -162,6 +163,9 @@ class SidecarDatasource(BundleComponent):
         config = bundle_config(grafana, "SidecarDatasource", "its Grafana section")
         if config is not None:
             grafana = config.grafana
+        # One Grafana (the sidecar's namespace): one datasource per uid.
+        uid = f"{grafana.sidecar.namespace}/{grafana.datasource.uid}"
+        claim(f"SidecarDatasource {name}", "pyroscope:grafana.datasource.uid", "Grafana datasource uid", uid)
         super().__init__(name, opts)
         child = pulumi.ResourceOptions(parent=self)
         targets = datasource_targets(grafana, query, per_tenant)

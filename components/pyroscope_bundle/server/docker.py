@@ -26,6 +26,7 @@ from pyroscope_bundle.config.routing import Routes, config_routes
 from pyroscope_bundle.config.types import version_tuple
 from pyroscope_bundle.deprecation import bundle_config
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment, query_endpoints, to_endpoint
+from pyroscope_bundle.naming import claim
 from pyroscope_bundle.server.pyroscope_config import pyroscope_config_yaml
 
 # The component's name in the bundle's program.
@@ -109,6 +110,19 @@ class PublishedEndpoint:
     query_per_tenant: dict[str, Endpoint] = field(default_factory=dict)
 
 
+def claim_host_names(owner: str, server: Server) -> None:
+    """Docker's names and published ports are host-wide: one server each."""
+    docker_settings = server.docker
+    setting = "pyroscope:server.docker"
+    claim(owner, f"{setting}.networkName", "Docker network", docker_settings.network_name)
+    claim(owner, f"{setting}.volumeName", "Docker volume", docker_settings.volume_name)
+    address = docker_settings.publish_address
+    claim(owner, f"{setting}.hostPort", "host port", f"{address}:{docker_settings.host_port}")
+    grpc = server.gateway.otlp_grpc_host_port
+    if server.gateway_enabled and grpc is not None:
+        claim(owner, "pyroscope:server.gateway.otlpGrpcHostPort", "host port", f"{address}:{grpc}")
+
+
 class DockerPyroscope(BundleComponent):
     """Network, data volume, image and the Pyroscope container.
 
@@ -137,6 +151,7 @@ class DockerPyroscope(BundleComponent):
         config = bundle_config(server, "DockerPyroscope", "its Server section, routes and stack=")
         if config is not None:
             server, stack = config.server, config.stack
+        claim_host_names(f"DockerPyroscope {name}", server)
         super().__init__(name, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.stack = stack

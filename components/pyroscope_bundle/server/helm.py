@@ -35,6 +35,7 @@ from pyroscope_bundle.server import k8s_manifests as manifests
 from pyroscope_bundle.server.k8s_common import (
     DEFAULT_NAME,
     KubernetesServerArgs,
+    claim_namespace,
     data_options,
     deploy_gateway,
     gateway_outputs,
@@ -307,6 +308,7 @@ class HelmPyroscope(BundleComponent):
             routes: Any = opts
             args = kubernetes_server_args(config, routes)
             opts = deprecated[0] if deprecated else None
+        claim_namespace(f"HelmPyroscope {name}", args.server)
         super().__init__(name, opts)
         server = args.server
         routes = args.routes

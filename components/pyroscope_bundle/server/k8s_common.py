@@ -24,7 +24,7 @@ from pyroscope_bundle.config.routing import Routes
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.gateway.common import GatewayDeployment
 from pyroscope_bundle.gateway.routes import Component
-from pyroscope_bundle.naming import child_name
+from pyroscope_bundle.naming import child_name, claim
 from pyroscope_bundle.server import k8s_manifests as manifests
 
 # The server component's name in the bundle's program (= the Pyroscope objects' name).
@@ -56,6 +56,17 @@ def kubernetes_server_args(config: BundleConfig, routes: Routes) -> KubernetesSe
         stack=config.stack,
         clients=tuple(manifests.client_peers(config)),
         probe=config.probe_enabled,
+    )
+
+
+def claim_namespace(owner: str, server: Server) -> None:
+    """One server per namespace: its objects have fixed names there (``pyroscope``, the chart's
+    release, ``pyroscope-gateway``), which the routes' in-cluster URLs spell."""
+    claim(
+        owner,
+        "pyroscope:server.kubernetes.namespace",
+        "Pyroscope server namespace",
+        server.kubernetes.namespace,
     )
 
 
