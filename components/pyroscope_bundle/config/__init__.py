@@ -5,4 +5,4 @@ from pyroscope_bundle.config.errors import ConfigError, Problem
 from pyroscope_bundle.config.loader import load_config
 from pyroscope_bundle.config.model import Service
 
-__all__ = ["BundleConfig", "ConfigError", "Problem", "Service", "load_config"]
+__all__ = ["BundleConfig", "ConfigError", "Problem", "Service", "load_config", "routing"]

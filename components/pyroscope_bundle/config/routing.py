@@ -40,6 +40,9 @@ from pyroscope_bundle.config.model import BundleFields, Server, Target
 Credential = Literal["gateway", "auth-token"]
 
 
+__all__ = ["QueryRoute", "Route", "Routes", "config_routes", "plan_routes", "routing_problems"]
+
+
 def gateway_users(server: Server) -> list[str]:
     """The gateway's basic-auth users: the tenants with multi-tenancy (the user IS the tenant id
     the gateway sends to Pyroscope), else one fixed user."""

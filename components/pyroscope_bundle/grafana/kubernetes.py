@@ -34,6 +34,15 @@ from pyroscope_bundle.grafana.datasource import (
 )
 from pyroscope_bundle.naming import claim
 
+__all__ = [
+    "DATA_KEY",
+    "DEFAULT_NAME",
+    "SECRET_DATA_KEY",
+    "SidecarDatasource",
+    "deploy_sidecar_datasource",
+    "sidecar_config_map",
+]
+
 # The component's name in the bundle's program: its object and files keep the names below.
 DEFAULT_NAME = "pyroscope-grafana"
 OBJECT_NAME = f"{DEFAULT_NAME}-datasource"

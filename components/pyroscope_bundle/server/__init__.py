@@ -11,6 +11,7 @@ __all__ = [
     "deploy_server",
     "docker",
     "helm",
+    "k8s_common",
     "kubernetes",
 ]
 

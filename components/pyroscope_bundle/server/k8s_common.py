@@ -27,6 +27,12 @@ from pyroscope_bundle.gateway.routes import Component
 from pyroscope_bundle.naming import child_name, claim
 from pyroscope_bundle.server import k8s_manifests as manifests
 
+__all__ = [
+    "DEFAULT_NAME",
+    "KubernetesServerArgs",
+    "kubernetes_server_args",
+]
+
 # The server component's name in the bundle's program (= the Pyroscope objects' name).
 DEFAULT_NAME = manifests.SERVER_NAME
 

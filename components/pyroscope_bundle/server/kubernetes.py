@@ -40,6 +40,11 @@ from pyroscope_bundle.server.k8s_common import (
 )
 from pyroscope_bundle.server.pyroscope_config import pyroscope_config_yaml
 
+__all__ = [
+    "KubernetesPyroscope",
+    "deploy_kubernetes_server",
+]
+
 
 class KubernetesPyroscope(BundleComponent):
     """Pyroscope single binary: Namespace, ConfigMap, StatefulSet + PVC, Services, PDB, NetworkPolicy.
