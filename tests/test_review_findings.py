@@ -259,3 +259,57 @@ def test_a_directory_that_is_not_a_render_is_an_error(
     empty.mkdir()
     # An empty base (a commit that could not render) is the documented "everything added".
     assert cli_main(["diff", str(empty), str(render_dir)]) in (0, 1)
+
+
+# --- self-monitoring: alerts that can no longer fire, dashboards that move ---------------------
+
+
+def test_turning_monitoring_off_warns_about_every_alert_it_takes_away(tmp_path: Path) -> None:
+    base = _render(tmp_path, "base", "staging")
+    head = _render(tmp_path, "head", "staging", ["monitoring.enabled=false"])
+    joined = "\n".join(_stack(base, head).warnings)
+    assert "PrometheusRule `pyroscope-bundle` is removed" in joined
+    assert (
+        "PyroscopeMetastoreNoLeader" in joined
+        and "PyroscopeServiceNoProfiles{service_name=checkout}" in joined
+    )
+    assert "PodMonitor `pyroscope` is removed: Prometheus stops scraping Pyroscope" in joined
+    assert "CronJob `pyroscope-probe` is removed" in joined and "PyroscopeProbeFailing" in joined
+
+
+def test_unwiring_a_service_warns_that_its_alert_is_gone(tmp_path: Path) -> None:
+    base = _render(tmp_path, "base", "staging")
+    head = _render(tmp_path, "head", "staging", ["services[0].enabled=false"])
+    warnings = [w for w in _stack(base, head).warnings if w.startswith("PrometheusRule")]
+    assert warnings == [
+        "PrometheusRule `pyroscope-bundle` loses alerts: "
+        "PyroscopeServiceNoProfiles{service_name=checkout} can no longer fire"
+    ]
+
+
+def test_a_threshold_change_is_no_alerting_warning(tmp_path: Path) -> None:
+    base = _render(tmp_path, "base", "staging")
+    head = _render(tmp_path, "head", "staging", ["monitoring.alerts.restartsPerHour=5"])
+    assert not [w for w in _stack(base, head).warnings if "PrometheusRule" in w]
+
+
+DASHBOARD = "grafana:oss/dashboard:Dashboard"
+
+
+@pytest.mark.parametrize(
+    ("change", "replaces"),
+    [
+        ({"folder": "7"}, True),
+        ({"orgId": "2"}, True),
+        ({"configJson": '{"uid": "x", "title": "new"}'}, False),
+    ],
+)
+def test_a_grafana_dashboard_is_replaced_only_by_folder_or_org(
+    tmp_path: Path, change: dict[str, str], replaces: bool
+) -> None:
+    inputs = {"configJson": '{"uid": "x", "title": "old"}', "overwrite": True}
+    base = write_render(tmp_path / "base", [resource(DASHBOARD, "dashboard", inputs)])
+    head = write_render(tmp_path / "head", [resource(DASHBOARD, "dashboard", {**inputs, **change})])
+    (diff,) = _stack(base, head).resources
+    assert diff.replaces is replaces
+    assert not diff.data_volume

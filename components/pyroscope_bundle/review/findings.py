@@ -26,6 +26,9 @@ TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 IAM_ROLE = "aws:iam/role:Role"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
+PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+CRONJOB = "kubernetes:batch/v1:CronJob"
 
 
 def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
@@ -182,6 +185,70 @@ def removal_warnings(base: Render, head: Render) -> list[str]:
             warnings.append(
                 f"IAM role `{resource.inputs.get('name') or resource.name}` is removed: tasks and "
                 "services using it lose its permissions"
+            )
+    return warnings + alerting_warnings(base, head)
+
+
+def alert_names(resource: Resource) -> list[str]:
+    """The alerts of a PrometheusRule, as ``name{service_name=...}`` when they carry one."""
+    spec = resource.inputs.get("spec")
+    groups = spec.get("groups") if isinstance(spec, dict) else None
+    names = []
+    for group in groups if isinstance(groups, list) else []:
+        rules = group.get("rules") if isinstance(group, dict) else None
+        for rule in rules if isinstance(rules, list) else []:
+            if isinstance(rule, dict) and isinstance(rule.get("alert"), str):
+                labels = rule.get("labels")
+                service = labels.get("service_name") if isinstance(labels, dict) else None
+                names.append(f"{rule['alert']}{{service_name={service}}}" if service else rule["alert"])
+    return names
+
+
+def _object_name(resource: Resource) -> str:
+    metadata = resource.inputs.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return str(name or resource.name)
+
+
+def alerting_warnings(base: Render, head: Render) -> list[str]:
+    """Self-monitoring a change takes away: alerts that stop existing, or can no longer fire.
+
+    Nothing here loses profiles, but each one removes a page someone relied on: an alert gone
+    from the PrometheusRule, the PodMonitor (every alert on Pyroscope's own metrics goes quiet,
+    only PyroscopeDown fires), the probe CronJob (PyroscopeProbeFailing reads its
+    kube-state-metrics series, which disappears with it).
+    """
+
+    def of(render: Render, kind: str) -> dict[str, Resource]:
+        return {key: r for key, r in render.resources.items() if r.type == kind}
+
+    warnings: list[str] = []
+    base_rules, head_rules = of(base, PROMETHEUS_RULE), of(head, PROMETHEUS_RULE)
+    for key, rule in base_rules.items():
+        before = alert_names(rule)
+        after = alert_names(head_rules[key]) if key in head_rules else []
+        gone = [name for name in before if name not in after]
+        if key not in head_rules and before:
+            warnings.append(
+                f"PrometheusRule `{_object_name(rule)}` is removed: its {len(before)} alerts stop "
+                f"paging ({', '.join(gone)})"
+            )
+        elif gone:
+            warnings.append(
+                f"PrometheusRule `{_object_name(rule)}` loses alerts: {', '.join(gone)} can no longer fire"
+            )
+    for key, monitor in of(base, POD_MONITOR).items():
+        if key not in head.resources:
+            warnings.append(
+                f"PodMonitor `{_object_name(monitor)}` is removed: Prometheus stops scraping Pyroscope, "
+                "so every alert on its metrics goes quiet (only PyroscopeDown fires)"
+            )
+    for key, cronjob in of(base, CRONJOB).items():
+        if key not in head.resources:
+            warnings.append(
+                f"CronJob `{_object_name(cronjob)}` is removed: if it is the end-to-end probe, "
+                "PyroscopeProbeFailing can no longer fire (its kube_cronjob_status_last_successful_time "
+                "series disappears with it)"
             )
     return warnings
 

@@ -29,7 +29,11 @@ do with a changed input. Everything here is taken from the provider sources the 
 - random (pulumi-random): every argument of RandomPassword/RandomString replaces it, which
   generates a new value.
 - Grafana (pulumiverse-grafana = terraform-provider-grafana ``resource_data_source.go``):
-  DataSource ``uid`` and ``orgId``.
+  DataSource ``uid`` and ``orgId``; Dashboard (``resource_dashboard.go``) ``folder`` and
+  ``orgId`` (``configJson`` is updated in place, under the same uid).
+- Kubernetes custom resources (PodMonitor, PrometheusRule) and CronJobs have no ``forceNew``
+  field beyond identity: everything else is patched in place. What removing them costs (alerts
+  that can no longer fire) is a review warning (``findings.removal_warnings``), not a data loss.
 
 A changed ``parent`` changes the URN: without an alias Pulumi deletes and recreates.
 """
@@ -153,6 +157,8 @@ RULES: dict[str, Rule] = {
     "random:index/randomString:RandomString": Rule(_EVERYTHING, note="generates a new value"),
     "grafana:oss/dataSource:DataSource": Rule(_paths("uid", "orgId")),
     "grafana:index/dataSource:DataSource": Rule(_paths("uid", "orgId")),
+    "grafana:oss/dashboard:Dashboard": Rule(_paths("folder", "orgId")),
+    "grafana:index/dashboard:Dashboard": Rule(_paths("folder", "orgId")),
 }
 
 # Resources whose deletion or replacement loses profiling data (or Grafana's state).
