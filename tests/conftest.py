@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import os
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from pyroscope_bundle.render.command import RenderResult, render
 
+from tests.checkov_scan import CHECKOV, Scan, scan_once
 from tests.gateway_stack import Receiver, ensure_nginx, running_receiver
 from tests.harness import PROJECT_DIR, STACKS
 
@@ -41,3 +45,47 @@ def receiver() -> Iterator[Receiver]:
     """A recording stand-in for Pyroscope behind the gateway."""
     with running_receiver() as receiver:
         yield receiver
+
+
+@pytest.fixture(scope="session")
+def microservices_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`render --stack staging --set server.kubernetes.mode=microservices --chart <archive>`."""
+    from tests.test_chart_render import MICROSERVICES, chart_archive
+
+    out = tmp_path_factory.mktemp("microservices") / "staging"
+    result = render(PROJECT_DIR, "staging", out, MICROSERVICES, chart=chart_archive())
+    assert [expansion.expanded for expansion in result.charts] == [True]
+    return out
+
+
+def _copy_namespace(render_dir: Path, namespace: str = "pyroscope") -> Callable[[Path], None]:
+    def write(target: Path) -> None:
+        for path in sorted((render_dir / "kubernetes" / namespace).glob("*.yaml")):
+            shutil.copy(path, target / path.name)
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def checkov_scan(
+    request: pytest.FixtureRequest, rendered: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Scan:
+    """Every object the suite judges with checkov, in ONE checkov run per session (xdist workers
+    share it through a lock in the session's temp root)."""
+    if not CHECKOV.exists():
+        pytest.skip("checkov is installed by scripts/test.sh into .venv-checkov")
+    from tests.test_security_posture import documented_skips
+    from tests.test_wiring_agents import checkov_manifests, write_manifests
+
+    parts: dict[str, Callable[[Path], None]] = {
+        "staging": _copy_namespace(rendered["staging"]),
+        "production": _copy_namespace(rendered["production"]),
+        "wiring": lambda target: write_manifests(target, checkov_manifests()),
+    }
+    # No chart archive or no Helm engine: no chart part (the chart's checkov test skips itself).
+    with contextlib.suppress(pytest.skip.Exception):
+        parts["chart"] = _copy_namespace(request.getfixturevalue("microservices_render"))
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist every worker has its own basetemp below the session's; alone, basetemp is it.
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return scan_once(shared, parts, documented_skips())

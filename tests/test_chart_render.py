@@ -32,9 +32,10 @@ from pyroscope_bundle.render.command import RenderError, render, render_command
 from pyroscope_bundle.render.mocks import RecordedResource
 from pyroscope_bundle.server.helm import helm_values
 
+from tests.checkov_scan import Scan
 from tests.harness import PROJECT_DIR
 from tests.test_kubernetes_manifests import KUBERNETES_VERSION
-from tests.test_security_posture import CHECKOV, SECURITY_DOC, documented_skips, run_checkov
+from tests.test_security_posture import SECURITY_DOC
 
 pytest.importorskip("helm_python", reason="Helm's template engine (helm-python-sdk, test extra) is missing")
 
@@ -108,12 +109,9 @@ def missing_claims(objects: list[dict[str, Any]]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def microservices(chart: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`render --stack staging --set server.kubernetes.mode=microservices --chart <archive>`."""
-    out = tmp_path_factory.mktemp("microservices") / "staging"
-    result = render(PROJECT_DIR, "staging", out, MICROSERVICES, chart=chart)
-    assert [expansion.expanded for expansion in result.charts] == [True]
-    return out
+def microservices(microservices_render: Path) -> Path:
+    """The session's microservices render (conftest; the checkov scan reads the same one)."""
+    return microservices_render
 
 
 def test_the_chart_objects_are_written_like_every_other_object(microservices: Path) -> None:
@@ -195,16 +193,13 @@ def chart_only_skips() -> list[str]:
 
 @pytest.mark.slow
 def test_checkov_finds_nothing_in_the_chart_beyond_documented_skips(
-    microservices: Path, tmp_path: Path
+    microservices: Path, checkov_scan: Scan
 ) -> None:
-    if not CHECKOV.exists():
-        pytest.skip("checkov is installed by scripts/test.sh into .venv-checkov")
-    for path in sorted((microservices / "kubernetes" / NAMESPACE).glob("*.yaml")):
-        shutil.copy(path, tmp_path / path.name)
     chart_skips = chart_only_skips()
     assert chart_skips, "docs/security.md lists the chart-only skips"
-    report = run_checkov(tmp_path, documented_skips())
-    failed = {(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]}
+    part = checkov_scan.part("chart")
+    assert len(part.files) == len(list((microservices / "kubernetes" / NAMESPACE).glob("*.yaml")))
+    failed = {(c["check_id"], c["resource"]) for c in part.failed}
     chart_workloads = {
         f"{o['kind']}.{NAMESPACE}.{o['metadata']['name']}"
         for o in objects_in(microservices).values()
@@ -216,7 +211,7 @@ def test_checkov_finds_nothing_in_the_chart_beyond_documented_skips(
         (check, res) for check, res in failed if check not in chart_skips or res not in chart_workloads
     }
     assert unexcused == set()
-    assert report["summary"]["passed"] > 500
+    assert len(part.passed) > 500
 
 
 def test_protect_reaches_only_the_data_holding_statefulsets(chart: Path, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import pytest
 from pyroscope_bundle.render.writer import ecs_register_request
 from pyroscope_bundle_runtime import bootstrap
 
+from tests.gateway_stack import SHUTDOWN_POLL
 from tests.harness import PROJECT_DIR, deploy_with
 
 TOKEN = "glc_bootstrap_token_42"
@@ -226,7 +227,9 @@ def receiver() -> Iterator[tuple[str, list[Push]]]:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}", pushes
@@ -280,20 +283,22 @@ LOAD = """
 import logging, sys, time
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
 import {module}
-def busy(seconds):
-    end = time.monotonic() + seconds
+def busy(cpu_seconds):
+    # CPU time, not wall time: what the 100 Hz sampler counts; the exit flush pushes the profile.
+    end = time.process_time() + cpu_seconds
     total = 0
-    while time.monotonic() < end:
+    while time.process_time() < end:
         total += sum(i * i for i in range(2000))
     return total
-busy(1.5)
+busy(0.2)
 """
 
 
 def run_service(
     env: dict[str, str], module: str = "pyroscope_bundle_runtime.autostart", python: str = sys.executable
 ) -> subprocess.CompletedProcess[str]:
-    """A service process that imports ``module`` first and burns CPU for 1.5 s."""
+    """A service process that imports ``module`` first and burns 0.2 s of CPU (20 samples); the
+    agent's exit flush pushes what it sampled."""
     return subprocess.run(
         [python, "-c", LOAD.format(module=module)],
         env={**_base_env(source=python == sys.executable), **env},

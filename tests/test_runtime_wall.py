@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.gateway_stack import SHUTDOWN_POLL
 from tests.test_runtime_bootstrap import _base_env, _fields, wired_python_env
 
 WAITING = "waiting_for_the_database"
@@ -21,12 +22,16 @@ BUSY = "busy_handling_requests"
 SERVICE = f"""
 import sys, threading, time
 {{start}}
+done = threading.Event()
 def {WAITING}():
-    threading.Event().wait(3)
+    done.wait(30)
 def {BUSY}():
-    end = time.monotonic() + 3
-    while time.monotonic() < end:
+    # 0.3 s of CPU time (at least as much wall time: 30+ wall samples of each thread), then the
+    # waiter is released at once and the exit flush pushes the profile.
+    end = time.process_time() + 0.3
+    while time.process_time() < end:
         sum(i * i for i in range(2000))
+    done.set()
 waiter = threading.Thread(target={WAITING})
 waiter.start()
 {BUSY}()
@@ -75,7 +80,9 @@ def profile_receiver() -> Iterator[tuple[str, list[bytes]]]:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL}, daemon=True
+    ).start()
     try:
         yield f"http://127.0.0.1:{server.server_port}", profiles
     finally:

@@ -13,10 +13,12 @@ from pyroscope_bundle.smoke import (
     SMOKE_SERVICE,
     Response,
     SmokeCheckError,
+    Target,
     build_pprof,
     build_push_request,
     explain_status,
     parse_label_values,
+    run_smoke,
     smoke_command,
     smoke_labels,
 )
@@ -177,6 +179,32 @@ def test_smoke_reports_a_push_that_never_becomes_queryable(
     finally:
         receiver.queryable = True
     assert "accepted but not readable within 0.5s" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_read_back_polls_until_its_timeout_and_never_sleeps_past_it(
+    stack: tuple[Gateway, Receiver],
+) -> None:
+    """Real gateway, fake clock: polls every 2 s, the last wait is cut to the deadline (5 s)."""
+    gateway, receiver = stack
+    now = [1000.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    target = Target(gateway.url, "team-a", PASSWORD, query_password=QUERY_PASSWORD)
+    queries = len([r for r in receiver.requests if r.path == constants.PYROSCOPE_LABEL_VALUES_PATH])
+    receiver.queryable = False
+    try:
+        with pytest.raises(SmokeCheckError, match="not readable within 5s"):
+            run_smoke(target, read_back_seconds=5.0, poll_seconds=2.0, clock=lambda: now[0], sleep=sleep)
+    finally:
+        receiver.queryable = True
+    assert slept == [2.0, 2.0, 1.0]
+    polled = [r for r in receiver.requests if r.path == constants.PYROSCOPE_LABEL_VALUES_PATH][queries:]
+    assert len(polled) == 4  # at 0, 2, 4 and 5 s
 
 
 @pytest.mark.slow

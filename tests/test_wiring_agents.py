@@ -34,9 +34,10 @@ from pyroscope_bundle.wiring.kubernetes import (
 from pyroscope_bundle.wiring.settings import build_settings
 from pyroscope_bundle_runtime.contract import Runtime
 
+from tests.checkov_scan import Scan
+from tests.gateway_stack import SHUTDOWN_POLL
 from tests.harness import deploy_with
 from tests.test_kubernetes_manifests import KUBERNETES_VERSION
-from tests.test_security_posture import CHECKOV, documented_skips, run_checkov
 
 ENDPOINT = Endpoint(url="https://profiles.example.com", basic_auth_user="123456")
 SHA = "0" * 64
@@ -235,7 +236,9 @@ def jar_server(tmp_path: Path) -> Iterator[tuple[str, bytes]]:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL}, daemon=True
+    ).start()
     try:
         yield f"http://127.0.0.1:{server.server_port}", content
     finally:
@@ -399,30 +402,34 @@ def test_wired_deployment_passes_kubernetes_validate_strict(variant):
 WIRING_ACCEPTS = {"CKV_K8S_35"}
 
 
-def checkov_failures(tmp_path: Path, manifests: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
-    """Failed check ids per manifest, from one checkov run (each manifest in its own file, its
-    Deployment named after it)."""
+def write_manifests(target: Path, manifests: dict[str, dict[str, Any]]) -> None:
+    """Each manifest in its own file, its Deployment named after it."""
     for name, manifest in manifests.items():
         named = copy.deepcopy(manifest)
         named["metadata"]["name"] = name
-        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(named))
-    report = run_checkov(tmp_path, documented_skips())
-    failed: dict[str, set[str]] = {name: set() for name in manifests}
-    for check in report["results"]["failed_checks"]:
-        failed[Path(check["file_path"]).stem].add(check["check_id"])
-    return failed
+        (target / f"{name}.yaml").write_text(yaml.safe_dump(named))
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not CHECKOV.exists(), reason="checkov is installed by scripts/test.sh into .venv-checkov")
-def test_checkov_finds_nothing_new_in_the_injected_agent(tmp_path):
+def checkov_manifests() -> dict[str, dict[str, Any]]:
+    """What checkov judges (in the session's one run, tests/checkov_scan.py): the unwired
+    baseline, a loose injection (the check can fail) and every wiring variant."""
     # The check can fail: an init container without the hardening is reported.
     loose = wired("dotnet", agents.copy_injection("dotnet"))
     for field in ("securityContext", "resources"):
         del pod(loose)["initContainers"][0][field]
     manifests = {"baseline": deployment(), "loose": loose}
     manifests.update({variant: wired(*VARIANTS[variant]) for variant in sorted(VARIANTS)})
-    failed = checkov_failures(tmp_path, manifests)
+    return manifests
+
+
+@pytest.mark.slow
+def test_checkov_finds_nothing_new_in_the_injected_agent(checkov_scan: Scan) -> None:
+    part = checkov_scan.part("wiring")
+    manifests = checkov_manifests()
+    assert part.files == sorted(f"{name}.yaml" for name in manifests)
+    failed: dict[str, set[str]] = {name: set() for name in manifests}
+    for check in part.failed:
+        failed[Path(check["file_path"]).stem].add(check["check_id"])
     baseline = failed.pop("baseline")
     assert failed.pop("loose") - baseline - WIRING_ACCEPTS
     for variant, checks in sorted(failed.items()):

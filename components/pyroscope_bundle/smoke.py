@@ -280,13 +280,15 @@ def run_smoke(
             steps.append(f"query: the pushed profile is readable after {clock() - started:.1f}s")
             log(steps[-1])
             return SmokeResult(run_id, steps)
-        if clock() - started >= read_back_seconds:
+        elapsed = clock() - started
+        if elapsed >= read_back_seconds:
             raise SmokeCheckError(
                 f"query: the pushed profile was accepted but not readable within {read_back_seconds:g}s "
                 "(check the server's ingest/query logs; with multi-tenancy, the tenant of the push "
                 "and of the query must match)"
             )
-        sleep(poll_seconds)
+        # Never past the deadline: the last poll is at read_back_seconds, not a poll later.
+        sleep(min(poll_seconds, read_back_seconds - elapsed))
 
 
 def smoke_command(
