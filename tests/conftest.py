@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -58,6 +57,18 @@ def microservices_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _chart_available() -> bool:
+    from tests.test_chart_render import chart_archive
+
+    try:
+        import helm_python  # noqa: F401  # Helm's template engine (test extra)
+
+        chart_archive()
+    except (ImportError, pytest.skip.Exception):
+        return False
+    return True
+
+
 def _copy_namespace(render_dir: Path, namespace: str = "pyroscope") -> Callable[[Path], None]:
     def write(target: Path) -> None:
         for path in sorted((render_dir / "kubernetes" / namespace).glob("*.yaml")):
@@ -83,8 +94,13 @@ def checkov_scan(
         "wiring": lambda target: write_manifests(target, checkov_manifests()),
     }
     # No chart archive or no Helm engine: no chart part (the chart's checkov test skips itself).
-    with contextlib.suppress(pytest.skip.Exception):
-        parts["chart"] = _copy_namespace(request.getfixturevalue("microservices_render"))
+    # The chart is rendered only if this worker is the one that scans.
+    if _chart_available():
+
+        def chart(target: Path) -> None:
+            _copy_namespace(request.getfixturevalue("microservices_render"))(target)
+
+        parts["chart"] = chart
     base = tmp_path_factory.getbasetemp()
     # Under xdist every worker has its own basetemp below the session's; alone, basetemp is it.
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
