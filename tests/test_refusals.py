@@ -854,6 +854,26 @@ NUMBERS: list[Case] = [
         "quote it",
     ),
     (
+        "ingress-body-size-not-the-gateways",
+        {
+            "server": {
+                "backend": "kubernetes",
+                "kubernetes": {
+                    "ingress": {
+                        "enabled": True,
+                        "host": "p.example.com",
+                        "className": "nginx",
+                        "annotations": {"nginx.ingress.kubernetes.io/proxy-body-size": "1m"},
+                    },
+                    "allowFrom": [{"namespace": "ingress-nginx"}],
+                },
+            }
+        },
+        {},
+        "pyroscope:server.kubernetes.ingress.annotations.nginx.ingress.kubernetes.io/proxy-body-size",
+        "does not match the gateway's body limit",
+    ),
+    (
         "gateway-failed-auth-rate-zero",
         {"server": {"gateway": {"limits": {"failedAuthPerSecond": 0}}}},
         {},

@@ -50,6 +50,13 @@ GATEWAY_GRPC_PORT: Final = 4317
 # The largest request the gateway (and an ingress-nginx Ingress in front of it) accepts: JFR
 # pushes of a busy JVM exceed ingress-nginx's 1m default.
 GATEWAY_MAX_BODY_SIZE: Final = "16m"
+# How long the gateway waits for a query answer (wide-range flame graphs take minutes on a busy
+# server); an ingress-nginx Ingress in front of it waits as long.
+GATEWAY_QUERY_TIMEOUT_SECONDS: Final = 300
+# ingress-nginx's annotations for its body limit (default 1m) and upstream read timeout (60 s);
+# kubernetes/ingress-nginx docs/user-guide/nginx-configuration/annotations.md.
+INGRESS_NGINX_BODY_SIZE_ANNOTATION: Final = "nginx.ingress.kubernetes.io/proxy-body-size"
+INGRESS_NGINX_READ_TIMEOUT_ANNOTATION: Final = "nginx.ingress.kubernetes.io/proxy-read-timeout"
 # Abuse bounds per client address (server.gateway.limits): concurrent requests (of the 1024 a
 # gateway pod serves with its 2 workers), and failed authentications per second plus how many
 # more may queue before the rest get 429.

@@ -22,7 +22,7 @@ from pyroscope_bundle.config.monitoring_checks import check_monitoring
 from pyroscope_bundle.config.routing import routing_problems
 from pyroscope_bundle.config.services import check_services
 from pyroscope_bundle.config.structure import check_structure
-from pyroscope_bundle.config.types import version_tuple
+from pyroscope_bundle.config.types import nginx_size_bytes, version_tuple
 
 
 def cross_check(config: BundleFields, project_root: Path | None = None) -> list[Problem]:
@@ -102,6 +102,7 @@ def cross_check(config: BundleFields, project_root: Path | None = None) -> list[
                 has_value=False,
             )
         )
+    problems += _check_ingress_body_size(config)
 
     grafana_major_minor = version_tuple(grafana.version)[:2]
     if grafana_major_minor < constants.GRAFANA_MIN_SUPPORTED or grafana_major_minor[0] > 13:
@@ -161,6 +162,27 @@ def cross_check(config: BundleFields, project_root: Path | None = None) -> list[
     problems += check_environment(config)
     problems += check_services(config, project_root)
     return problems
+
+
+def _check_ingress_body_size(config: BundleFields) -> list[Problem]:
+    """An ingress-nginx body limit in front of the gateway must be the gateway's own: a smaller
+    one refuses at the Ingress (413) pushes the gateway accepts, a larger one (or 0, unlimited)
+    lets the Ingress buffer bodies the gateway then refuses."""
+    key = constants.INGRESS_NGINX_BODY_SIZE_ANNOTATION
+    configured = config.server.kubernetes.ingress.annotations.get(key)
+    if configured is None or not config.gateway_enabled:
+        return []
+    if nginx_size_bytes(configured) == nginx_size_bytes(constants.GATEWAY_MAX_BODY_SIZE):
+        return []
+    return [
+        Problem(
+            key_path("server", "kubernetes", "ingress", "annotations", key),
+            f"does not match the gateway's body limit: use {constants.GATEWAY_MAX_BODY_SIZE!r} or leave "
+            "it out (the bundle sets it); a smaller one makes the Ingress refuse large pushes the "
+            "gateway accepts (413), a larger one (or 0) has it buffer bodies the gateway refuses",
+            configured,
+        )
+    ]
 
 
 def _check_tempo(config: BundleFields) -> list[Problem]:

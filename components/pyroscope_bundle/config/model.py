@@ -16,6 +16,7 @@ from pyroscope_bundle_runtime.contract import JAVA_DEFAULT_AGENT_PATH, ProfileTy
 
 from pyroscope_bundle import constants
 from pyroscope_bundle.config.types import (
+    AnnotationKey,
     AwsRegion,
     BasicAuthUser,
     CpuField,
@@ -134,12 +135,14 @@ class Ingress(Model):
     )
     class_name: DnsSubdomain | None = Field(default=None, description="IngressClass name.")
     tls_secret_name: DnsSubdomain | None = Field(default=None, description="TLS Secret for the host.")
-    annotations: dict[str, str] = Field(
+    annotations: dict[AnnotationKey, str] = Field(
         default_factory=dict,
         description=(
-            "Extra Ingress annotations (cert-manager issuer, timeouts). For className nginx the "
-            "bundle adds ingress-nginx's proxy-body-size matching the gateway's limit (its 1m "
-            "default refuses large JFR pushes with 413) unless set here."
+            "Extra Ingress annotations (cert-manager issuer, timeouts); values are strings. For "
+            "className nginx the bundle adds ingress-nginx's proxy-body-size matching the "
+            "gateway's 16m limit (its 1m default refuses large JFR pushes with 413) and a 300 s "
+            "proxy-read-timeout (the gateway's query timeout) unless set here; with the gateway "
+            "a proxy-body-size other than 16m is refused."
         ),
     )
 

@@ -223,6 +223,33 @@ def check_label_key(value: Any) -> str:
     )
 
 
+def check_annotation_key(value: Any) -> str:
+    """A Kubernetes annotation key: the same ``[prefix/]name`` rule as a label key (the API
+    server refuses anything else when the object is applied, long after the preview)."""
+    try:
+        return check_label_key(value)
+    except ValueError:
+        raise ValueError(
+            "is not a Kubernetes annotation key; use [prefix/]name with a name of at most 63 letters, "
+            "digits, '-', '_' and '.' (starting and ending with a letter or digit), e.g. "
+            "cert-manager.io/cluster-issuer"
+        ) from None
+
+
+_NGINX_SIZE_RE = re.compile(r"([0-9]{1,12})([kKmMgG]?)", re.ASCII)
+_NGINX_SIZE_FACTORS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def nginx_size_bytes(value: str) -> int | None:
+    """An nginx size (``16m``, ``16384k``, ``0``) in bytes, None when nginx would not take it
+    (``ngx_parse_offset`` in nginx ``src/core/ngx_parse.c``: a number, one optional unit)."""
+    match = _NGINX_SIZE_RE.fullmatch(value.strip())
+    if match is None:
+        return None
+    number, unit = match.groups()
+    return int(number) * _NGINX_SIZE_FACTORS[unit.lower()]
+
+
 def check_label_value(value: Any) -> str:
     """A Kubernetes label value: empty, or at most 63 letters, digits, '-', '_', '.'."""
     if isinstance(value, str) and (not value or (len(value) <= 63 and _LABEL_NAME_RE.fullmatch(value))):
@@ -426,6 +453,7 @@ EcsUnits = Annotated[str, BeforeValidator(check_ecs_units)]
 DnsSubdomain = Annotated[str, BeforeValidator(check_dns_subdomain)]
 HostName = Annotated[str, BeforeValidator(check_host_name)]
 LabelKey = Annotated[str, BeforeValidator(check_label_key)]
+AnnotationKey = Annotated[str, BeforeValidator(check_annotation_key)]
 LabelValue = Annotated[str, BeforeValidator(check_label_value)]
 AwsRegion = Annotated[str, BeforeValidator(check_aws_region)]
 S3Bucket = Annotated[str, BeforeValidator(check_s3_bucket)]

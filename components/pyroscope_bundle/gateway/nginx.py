@@ -96,7 +96,7 @@ class NginxSettings:
     max_body_size: str = constants.GATEWAY_MAX_BODY_SIZE
     push_timeout_seconds: int = 60
     # Wide-range flame graph queries can take minutes on a busy server.
-    query_timeout_seconds: int = 300
+    query_timeout_seconds: int = constants.GATEWAY_QUERY_TIMEOUT_SECONDS
     # The nginx that runs this config (the image tag; tests pass Debian's): decides the
     # HTTP/2 syntax.
     nginx_version: str = constants.GATEWAY_DEFAULT_VERSION

@@ -268,8 +268,8 @@ def ingress_manifest(kubernetes: KubernetesServer, service: str) -> dict[str, An
 
 
 # ingress-nginx's body limit (default 1m: large JFR pushes get 413) and its read timeout.
-INGRESS_NGINX_BODY_SIZE = "nginx.ingress.kubernetes.io/proxy-body-size"
-INGRESS_NGINX_READ_TIMEOUT = "nginx.ingress.kubernetes.io/proxy-read-timeout"
+INGRESS_NGINX_BODY_SIZE = constants.INGRESS_NGINX_BODY_SIZE_ANNOTATION
+INGRESS_NGINX_READ_TIMEOUT = constants.INGRESS_NGINX_READ_TIMEOUT_ANNOTATION
 
 
 def ingress_annotations(class_name: str | None, configured: Mapping[str, str]) -> dict[str, str]:
@@ -278,6 +278,6 @@ def ingress_annotations(class_name: str | None, configured: Mapping[str, str]) -
     annotations: dict[str, str] = {}
     if class_name == "nginx":
         annotations[INGRESS_NGINX_BODY_SIZE] = constants.GATEWAY_MAX_BODY_SIZE
-        annotations[INGRESS_NGINX_READ_TIMEOUT] = "300"
+        annotations[INGRESS_NGINX_READ_TIMEOUT] = str(constants.GATEWAY_QUERY_TIMEOUT_SECONDS)
     annotations.update(configured)
     return annotations
