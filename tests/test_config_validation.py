@@ -325,7 +325,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], dict[str, str], str, str]] = [
         {"services": [svc(javaAgentPath="pyroscope.jar")]},
         {},
         "pyroscope:services[0].javaAgentPath",
-        "should match pattern",
+        "is not an absolute path of a .jar; use e.g. /opt/pyroscope/pyroscope.jar",
     ),
     (
         "datasource-uid-too-long-for-tenants",

@@ -344,7 +344,7 @@ FREE_TEXT: list[Case] = [
         {"target": {"existingSecrets": {"awsSecretJsonKey": "pass:word"}}},
         {},
         "pyroscope:target.existingSecrets.awsSecretJsonKey",
-        "should match pattern",
+        "is not a key name; use letters, digits, '-', '_' and '.' only",
     ),
     (
         "execution-role-wildcard",
@@ -389,7 +389,7 @@ FREE_TEXT: list[Case] = [
         {"monitoring": {"probe": {"schedule": "*/5 * * * *\x0b"}}},
         {},
         "pyroscope:monitoring.probe.schedule",
-        "should match pattern",
+        "is not a cron schedule; use five fields",
     ),
     (
         "runbook-url-newline",
@@ -417,7 +417,7 @@ FREE_TEXT: list[Case] = [
         {"target": EXTERNAL, "services": [svc(javaAgentPath="/opt/p\x00.jar")]},
         {},
         "pyroscope:services[0].javaAgentPath",
-        "should match pattern",
+        "is not an absolute path of a .jar",
     ),
     (
         "tag-control-char",
@@ -894,6 +894,27 @@ NUMBERS: list[Case] = [
         "pyroscope:server.gateway.limits.failedAuthBurst",
         "is not a whole number",
     ),
+    (
+        "sample-rate-with-unit",
+        {"target": EXTERNAL, "services": [svc(sampleRate="100hz")]},
+        {},
+        "pyroscope:services[0].sampleRate",
+        "is not a whole number; write the number itself, not quoted",
+    ),
+    (
+        "ratio-as-percent",
+        {"monitoring": {"alerts": {"memoryRatio": "90%"}}},
+        {},
+        "pyroscope:monitoring.alerts.memoryRatio",
+        "is not a number; write one without quotes or a unit",
+    ),
+    (
+        "probe-schedule-in-words",
+        {"monitoring": {"probe": {"schedule": "every 5 minutes"}}},
+        {},
+        "pyroscope:monitoring.probe.schedule",
+        'use five fields separated by single spaces, e.g. "*/5 * * * *"',
+    ),
 ]
 
 CATEGORIES: dict[str, list[Case]] = {
@@ -1004,6 +1025,14 @@ def test_program_registers_nothing(project, config, secrets, path, fragment):
 # --- what only the stack file can get wrong: plain secrets, namespace typos, duplicate keys ------
 
 STACK_FILES: list[tuple[str, str, str, str]] = [
+    (
+        # The bundle's resources are registered in the AWS provider's region: a typo would render
+        # fine and fail only at `pulumi up`.
+        "aws-region-typo",
+        "config:\n  aws:region: eu-west\n",
+        "aws:region",
+        '"eu-west" is not an AWS region; use e.g. us-east-1, eu-west-1',
+    ),
     (
         "plain-auth-token",
         "config:\n  pyroscope:authToken: glc_plain\n",
@@ -1253,3 +1282,19 @@ def test_every_workload_in_the_server_namespace_has_the_reserved_prefix(rendered
                 workloads.append(document["metadata"]["name"])
     assert workloads, "no workload rendered in the server namespace"
     assert all(name == prefix or name.startswith(f"{prefix}-") for name in workloads), workloads
+
+
+def test_every_text_pattern_of_the_model_says_what_is_allowed_in_words():
+    """A refused pattern names the allowed form (PATTERN_HINTS), never the regular expression."""
+    from pydantic import BaseModel
+    from pyroscope_bundle.config import model as config_model
+
+    models = [m for m in vars(config_model).values() if isinstance(m, type) and issubclass(m, BaseModel)]
+    patterns = {
+        getattr(item, "pattern", None)
+        for m in models
+        for field in m.model_fields.values()
+        for item in field.metadata
+    } - {None}
+    assert patterns, "the scan found no pattern"
+    assert patterns <= set(config_model.PATTERN_HINTS), patterns - set(config_model.PATTERN_HINTS)

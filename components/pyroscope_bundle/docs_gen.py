@@ -92,7 +92,9 @@ def _walk(field: FieldInfo, path: str, default: Any) -> Iterator[KeyDoc]:
     annotation = field.annotation
     model = _model_of(annotation)
     list_item_model = _list_item_model(annotation)
-    yield KeyDoc(path, _type_name(annotation, field.metadata), _yaml(default), field.description or "")
+    # A section's default is its keys' (listed below it); a map's default is the map itself.
+    shown = "(section)" if model is not None else _yaml(default)
+    yield KeyDoc(path, _type_name(annotation, field.metadata), shown, field.description or "")
     if model is not None:
         defaults = default if isinstance(default, dict) else {}
         for name, child in model.model_fields.items():
@@ -154,8 +156,6 @@ def _reads_back(text: str) -> bool:
 def _yaml(value: Any) -> str:
     if value is _REQUIRED:
         return "required"
-    if isinstance(value, dict) and value:
-        return "(section)"
     if isinstance(value, str) and not _reads_back(value):
         return json.dumps(value)  # "2", not '2': a string that would otherwise read as a number
     text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
@@ -217,7 +217,7 @@ def _single_type(annotation: Any, metadata: list[Any]) -> str:
         return f"map of {_single_type(key, [])} to {_single_type(value, [])}"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "section"
-    simple = {bool: "boolean", int: "integer", str: "string", float: "number"}.get(
+    simple = {bool: "boolean", int: "integer", str: "string", float: "number", Any: "any value"}.get(
         annotation, str(annotation)
     )
     return simple + _bounds(metadata)
@@ -241,7 +241,7 @@ _INTRO = """\
      Do not edit by hand: change the field descriptions and run `pyroscope-bundle docs`. -->
 # Configuration reference
 
-Each stack is configured in `stacks/Pulumi.<stack>.yaml` under five keys of the `{project}`
+Each stack is configured in `stacks/Pulumi.<stack>.yaml` under {count} keys of the `{project}`
 namespace: {sections}. Every key has a default a newcomer can leave alone.
 
 Set a nested key with `--path` (run in the project directory, `-s <stack>` to pick the stack):
@@ -281,6 +281,9 @@ def _example_error() -> tuple[str, str]:
     raise AssertionError("the loader accepted an unknown key")
 
 
+_NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
 def _sections_sentence() -> str:
     plain = ", ".join(f"`{key_path(key)}`" for key in STRUCTURED_KEYS)
     secrets = ", ".join(f"`{key_path(key)}`" for key in SECRET_KEYS)
@@ -293,6 +296,7 @@ def render_reference() -> str:
         _INTRO.format(
             project=constants.PROJECT_NAME,
             sections=_sections_sentence(),
+            count=_NUMBER_WORDS[len(STRUCTURED_KEYS) + len(SECRET_KEYS)],
             example_input=example_input,
             example_error=example_error,
         ).rstrip(),

@@ -14,7 +14,9 @@ from collections.abc import Mapping
 
 from pyroscope_bundle.config.errors import Problem, key_path
 from pyroscope_bundle.config.model import BundleFields
+from pyroscope_bundle.config.types import check_aws_region
 
+AWS_REGION_KEY = "aws:region"
 REGION_KEY = key_path("server", "kubernetes", "helm", "objectStorage", "region")
 
 
@@ -46,9 +48,16 @@ def region_problem() -> Problem:
 
 def check_environment(config: BundleFields) -> list[Problem]:
     """What the chosen mode needs from the AWS provider's settings."""
+    aws_region = provider_region()
+    if aws_region is not None:
+        # The AWS provider refuses it only at `pulumi up`, after the render showed a deployment.
+        try:
+            check_aws_region(aws_region)
+        except ValueError as error:
+            return [Problem(AWS_REGION_KEY, str(error), aws_region)]
     server = config.server
     if not (server.enabled and server.backend == "kubernetes" and server.kubernetes.mode == "microservices"):
         return []
-    if resolve_region(server.kubernetes.helm.object_storage.region, provider_region()) is not None:
+    if resolve_region(server.kubernetes.helm.object_storage.region, aws_region) is not None:
         return []
     return [region_problem()]

@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 
 from pyroscope_bundle.config.bundle import BundleConfig
 from pyroscope_bundle.config.errors import ConfigError, Problem, key_path
+from pyroscope_bundle.config.model import PATTERN_HINTS
 
 STRUCTURED_KEYS = ("server", "grafana", "target", "services", "monitoring")
 # Secret keys: only whether they are set enters the model; values stay Pulumi secret Outputs.
@@ -81,7 +82,11 @@ def _problem(detail: ErrorDetails) -> Problem:
     elif kind == "string_type" and isinstance(detail.get("input"), int | float):
         message = 'is a number where text is meant; quote it in the stack file (e.g. "5")'
     elif kind in ("int_type", "int_parsing") and isinstance(detail.get("input"), bool | str):
-        message = "is not a whole number; give a number such as 4040 (not true/false, not quoted)"
+        message = "is not a whole number; write the number itself, not quoted and not true/false"
+    elif kind in ("float_type", "float_parsing") and isinstance(detail.get("input"), bool | str):
+        message = 'is not a number; write one without quotes or a unit, e.g. 0.9 (not "90%")'
+    elif kind == "string_pattern_mismatch" and detail.get("ctx", {}).get("pattern") in PATTERN_HINTS:
+        message = PATTERN_HINTS[detail["ctx"]["pattern"]]
     elif kind in ("bool_type", "bool_parsing"):
         message = "is not a boolean; use true or false (not quoted)"
     else:

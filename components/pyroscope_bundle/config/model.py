@@ -193,6 +193,24 @@ class Toleration(Model):
     )
 
 
+# Text fields with a shape: the pattern, and what a refusal says is allowed (a user never sees
+# the regular expression; tests/test_refusals.py checks every pattern here has its words).
+CRON_PATTERN = r"^[!-~]+ [!-~]+ [!-~]+ [!-~]+ [!-~]+$"
+SECRET_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
+AGENT_PATH_PATTERN = r"^/[A-Za-z0-9._/+@-]*$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+JAR_PATH_PATTERN = r"^/[A-Za-z0-9._/+@-]+\.jar$"
+_PATH_CHARACTERS = "letters, digits and . _ / + @ - only"
+PATTERN_HINTS = {
+    CRON_PATTERN: 'is not a cron schedule; use five fields separated by single spaces, e.g. "*/5 * * * *"',
+    SECRET_KEY_PATTERN: "is not a key name; use letters, digits, '-', '_' and '.' only, e.g. password",
+    AGENT_PATH_PATTERN: f"is not an absolute path; use e.g. /opt/pyroscope ({_PATH_CHARACTERS})",
+    SHA256_PATTERN: "is not a sha256 digest; use the 64 lowercase hex digits `sha256sum` prints",
+    JAR_PATH_PATTERN: (
+        f"is not an absolute path of a .jar; use e.g. /opt/pyroscope/pyroscope.jar ({_PATH_CHARACTERS})"
+    ),
+}
+
 AFFINITY_KEYS = ("nodeAffinity", "podAffinity", "podAntiAffinity")
 
 
@@ -523,7 +541,7 @@ class Probe(Model):
     )
     schedule: str = Field(
         default="*/5 * * * *",
-        pattern=r"^[!-~]+ [!-~]+ [!-~]+ [!-~]+ [!-~]+$",
+        pattern=CRON_PATTERN,
         description="Cron schedule of the probe (five fields).",
     )
     service_name: DnsLabel = Field(
@@ -550,7 +568,7 @@ class Monitoring(Model):
     enabled: bool | None = Field(
         default=None,
         description=(
-            "Self-monitoring for the Prometheus Operator (ServiceMonitor, PrometheusRule), the dashboard "
+            "Self-monitoring for the Prometheus Operator (PodMonitor, PrometheusRule), the dashboard "
             "and the probe. null: on for the kubernetes backend, off for docker (docs/runbook.md)."
         ),
     )
@@ -567,7 +585,7 @@ class Monitoring(Model):
     labels: dict[LabelKey, LabelValue] = Field(
         default_factory=dict,
         description=(
-            "Extra labels on the ServiceMonitor and PrometheusRule, for the operator's selectors "
+            "Extra labels on the PodMonitor and PrometheusRule, for the operator's selectors "
             "(kube-prometheus-stack: release: <its release name>)."
         ),
     )
@@ -608,12 +626,12 @@ class ExistingSecrets(Model):
     )
     kubernetes_secret_key: str = Field(
         default="password",
-        pattern=r"^[-._a-zA-Z0-9]+$",
+        pattern=SECRET_KEY_PATTERN,
         description="Key of the password in that Kubernetes Secret (the bundle's own uses `password`).",
     )
     aws_secret_json_key: str = Field(
         default="password",
-        pattern=r"^[-._a-zA-Z0-9]+$",
+        pattern=SECRET_KEY_PATTERN,
         description="JSON key of the password in the Secrets Manager secret (valueFrom `<arn>:<key>::`).",
     )
 
@@ -725,7 +743,7 @@ class Agent(Model):
     )
     path: str | None = Field(
         default=None,
-        pattern=r"^/[A-Za-z0-9._/+@-]*$",
+        pattern=AGENT_PATH_PATTERN,
         description=(
             "copy: where the agent is in `image`: java, the jar (null: /pyroscope.jar); dotnet, the "
             "directory of the two libraries (null: /, the upstream image's layout)."
@@ -740,7 +758,7 @@ class Agent(Model):
     )
     sha256: str | None = Field(
         default=None,
-        pattern=r"^[0-9a-f]{64}$",
+        pattern=SHA256_PATTERN,
         description=(
             "download: sha256 of the jar (required: the upstream release publishes no checksum; "
             "`sha256sum pyroscope.jar` of a copy you trust). The init container refuses any other file."
@@ -780,7 +798,7 @@ class Service(Model):
     )
     java_agent_path: str | None = Field(
         default=JAVA_DEFAULT_AGENT_PATH,
-        pattern=r"^/[A-Za-z0-9._/+@-]+\.jar$",
+        pattern=JAR_PATH_PATTERN,
         description=(
             "runtime java: absolute path of pyroscope.jar in the image, attached with "
             "JAVA_TOOL_OPTIONS=-javaagent:<path>; null when the image attaches the agent itself."
