@@ -74,3 +74,59 @@ def test_the_example_stack_passes_its_own_tests_on_its_own():
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"\b(\d+) passed\b", result.stdout), result.stdout
     assert "failed" not in result.stdout and "skipped" not in result.stdout
+
+
+def wiring_own_program_snippet() -> str:
+    """docs/wiring.md: the Kubernetes wiring "In your own Pulumi program"."""
+    text = (PROJECT_DIR / "docs" / "wiring.md").read_text()
+    section = text.split("In your own Pulumi program (`pyroscope_bundle.wiring.kubernetes`", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_own_program_wiring_snippet_wires_its_deployment_and_the_opted_in_ones():
+    snippet = wiring_own_program_snippet()
+    gateway = "http://pyroscope-gateway.pyroscope.svc.cluster.local:4040"
+
+    def program() -> None:
+        import pulumi_kubernetes as kubernetes
+
+        exec(snippet, {"my_deployment_spec": MY_DEPLOYMENT_SPEC})  # noqa: S102 - the doc, verbatim
+        # A workload registered after the transform, opted in by label and annotation.
+        kubernetes.apps.v1.Deployment(
+            "billing",
+            metadata={
+                "name": "billing",
+                "namespace": "billing",
+                "labels": {"pyroscope-bundle/profile": "true"},
+                "annotations": {"pyroscope-bundle/runtime": "python"},
+            },
+            spec={
+                "selector": {"matchLabels": {"app": "billing"}},
+                "template": {
+                    "metadata": {"labels": {"app": "billing"}},
+                    "spec": {"containers": [{"name": "billing", "image": "ghcr.io/acme/billing:1.0.0"}]},
+                },
+            },
+        )
+
+    result = testing.run(program, secrets={"test:profilerPassword": TOKEN})
+    orders = result.one("kubernetes:apps/v1:Deployment", "orders")
+    secret = result.one("kubernetes:core/v1:Secret", "orders-profiler")
+    container, envoy = orders.inputs["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+    assert env["PYROSCOPE_SERVER_ADDRESS"] == gateway
+    assert env["PYROSCOPE_BASIC_AUTH_USER"] == "pyroscope"
+    ref = env["PYROSCOPE_BASIC_AUTH_PASSWORD"]["secretKeyRef"]
+    metadata = secret.inputs["metadata"]
+    assert (metadata["name"], metadata["namespace"]) == (ref["name"], "orders")
+    assert testing.is_secret(secret.inputs["stringData"])
+    assert testing.reveal(secret.inputs["stringData"]) == {ref["key"]: TOKEN}
+    assert secret.urn in orders.dependency_urns
+    annotations = orders.inputs["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["pyroscope-bundle/credentials-hash"] == testing.rollout_hash(TOKEN)
+    assert "env" not in envoy
+    billing = result.one("kubernetes:apps/v1:Deployment", "billing")
+    (wired,) = billing.inputs["spec"]["template"]["spec"]["containers"]
+    billing_env = {e["name"]: e.get("value") for e in wired["env"]}
+    assert billing_env["PYROSCOPE_SERVER_ADDRESS"] == gateway
+    assert billing_env["PYROSCOPE_APPLICATION_NAME"] == "billing"

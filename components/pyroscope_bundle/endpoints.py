@@ -14,6 +14,10 @@ import pulumi
 
 from pyroscope_bundle.config.routing import Route, Routes
 
+# Public: the types a program built from the components hands around (``server.endpoints.push``,
+# an Endpoint of its own for the wiring functions).
+__all__ = ["Endpoint", "ServerDeployment", "ServerEndpoints"]
+
 
 @dataclass(frozen=True)
 class Endpoint:

@@ -21,16 +21,26 @@ from pyroscope_bundle.component import BundleComponent
 from pyroscope_bundle.config import BundleConfig, Service
 from pyroscope_bundle.config.routing import Routes
 from pyroscope_bundle.endpoints import Endpoint, ServerDeployment, to_endpoint
-from pyroscope_bundle.wiring.settings import ProfilerSettings, credentials_hash, is_wired, profiler_settings
+from pyroscope_bundle.wiring.settings import (
+    ProfilerSettings,
+    build_settings,
+    credentials_hash,
+    is_wired,
+    profiler_settings,
+)
 
 if TYPE_CHECKING:
     from pyroscope_bundle.wiring.kubernetes import SecretKeyRef
 
-# Public API; consumer stacks import the submodules consumer, ecs, kubernetes and names.
+# Public API; consumer stacks import the submodules consumer, ecs, kubernetes and names, and a
+# program wiring its own workloads to an Endpoint builds their settings and rollout hash here.
 __all__ = [
     "DEFAULT_NAME",
+    "ProfilerSettings",
     "WiredServices",
+    "build_settings",
     "consumer",
+    "credentials_hash",
     "deploy_wiring",
     "ecs",
     "kubernetes",
