@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import http.client
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,9 +18,9 @@ from dataclasses import dataclass
 import grpc
 import pytest
 from pyroscope_bundle import constants
-from pyroscope_bundle.gateway.nginx import FAILED_AUTH_LOCATION, REALM
+from pyroscope_bundle.gateway.nginx import FAILED_AUTH_LOCATION, REALM, UNAUTHENTICATED_ZONE
 
-from tests.gateway_stack import Gateway, Receiver, running_gateway
+from tests.gateway_stack import UNLIMITED_FAILURES, Gateway, Receiver, running_gateway
 
 pytestmark = pytest.mark.slow
 
@@ -155,3 +156,85 @@ def test_grpc_failures_are_bounded_too(gateway: Gateway) -> None:
     # 429 maps to UNAVAILABLE in gRPC's HTTP status mapping.
     assert grpc.StatusCode.UNAVAILABLE in codes
     assert set(codes) <= {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.UNAVAILABLE}
+
+
+# --- requests nobody authenticated cannot take valid clients' slots -------------------------------
+
+# Small bounds: a few held requests fill an address's bucket, a few dozen the whole worker.
+SLOTS = 6
+WORKER_CONNECTIONS = 48
+
+
+def hold(gateway: Gateway, path: str, count: int, credential: tuple[str, str] | None) -> list[socket.socket]:
+    """``count`` requests from STORM that announce a large body and send only its start.
+
+    nginx answers each one (401, 403) before reading the body and then keeps the request, and
+    any ``limit_conn`` slot it holds, while it discards the rest of the body: up to
+    ``lingering_time`` (30 s) for a client that keeps trickling.
+    """
+    host, port = gateway.url.removeprefix("http://").split(":")
+    auth = ""
+    if credential is not None:
+        auth = f"Authorization: Basic {base64.b64encode(':'.join(credential).encode()).decode()}\r\n"
+    head = f"POST {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Length: 1000000\r\n\r\n"
+    held = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.bind((STORM, 0))
+        sock.connect((host, int(port)))
+        sock.sendall(head.encode() + b"a" * 1000)
+        held.append(sock)
+    time.sleep(0.3)  # every request answered and in its discard phase
+    return held
+
+
+@pytest.fixture
+def small_gateway(nginx: str, receiver: Receiver) -> Iterator[Gateway]:
+    def fewer_connections(config: str) -> str:
+        return config.replace("worker_connections 1024;", f"worker_connections {WORKER_CONNECTIONS};")
+
+    with running_gateway(
+        nginx,
+        receiver.address,
+        PUSH,
+        multitenancy=True,
+        # Failures not rate-limited here: the connection bound is what is under test.
+        limits={**UNLIMITED_FAILURES, "connections_per_client": SLOTS},
+        edit=fewer_connections,
+    ) as gateway:
+        yield gateway
+
+
+@pytest.mark.parametrize("credential", [None, WRONG], ids=["no-credentials", "wrong-password"])
+def test_held_unauthenticated_requests_never_take_a_valid_clients_slot_behind_the_same_address(
+    small_gateway: Gateway, credential: tuple[str, str] | None
+) -> None:
+    # Behind an Ingress or a NAT every client has the same address: here STORM's.
+    held = hold(small_gateway, constants.PYROSCOPE_PUSH_PATH, SLOTS + 2, credential)
+    try:
+        assert push(small_gateway, ("team-a", PUSH["team-a"]), STORM).status == 200
+        for sock in held:
+            sock.sendall(b"a" * 100)  # still sending: nginx still discards
+        assert push(small_gateway, ("team-a", PUSH["team-a"]), STORM).status == 200
+    finally:
+        for sock in held:
+            sock.close()
+    assert f'limiting connections by zone "{UNAUTHENTICATED_ZONE}"' in small_gateway.stderr()
+
+
+@pytest.mark.parametrize("path", ["/unknown", constants.PYROSCOPE_METRICS_PATH])
+def test_refused_paths_count_in_their_address_bound_so_one_address_cannot_fill_the_gateway(
+    small_gateway: Gateway, path: str
+) -> None:
+    held = hold(small_gateway, path, WORKER_CONNECTIONS + 8, None)
+    try:
+        statuses = set()
+        for sock in held[: SLOTS + 2]:
+            sock.settimeout(2)
+            statuses.add(sock.recv(12).decode())
+        # The first SLOTS are refused (403) and counted; beyond them the address gets 429.
+        assert statuses == {"HTTP/1.1 403", "HTTP/1.1 429"}, statuses
+        assert push(small_gateway, ("team-a", PUSH["team-a"]), LEGIT).status == 200
+    finally:
+        for sock in held:
+            sock.close()

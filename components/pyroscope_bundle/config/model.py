@@ -280,7 +280,8 @@ class GatewayLimits(Model):
         ge=1,
         le=1024,
         description=(
-            "Concurrent requests per client address; beyond, 429. A gateway pod serves about 1024 "
+            "Concurrent authenticated requests per client address, and separately as many others "
+            "(wrong or no credentials, refused paths); beyond, 429. A gateway pod serves about 1024 "
             "(2 nginx workers, each proxied request holds 2 of their 1024 connections)."
         ),
     )

@@ -13,7 +13,15 @@ Paths are matched after nginx normalised them, but upstream gets the raw request
 path with ``%``, ``//`` or ``/.`` is refused (400) so that nginx and Pyroscope can never read
 one request as two different paths.
 
-Every client's concurrent connections are bounded, a failed authentication costs one salted
+Every client address's concurrent requests are bounded twice, once for authenticated requests
+and once for all others (failed or missing credentials, refused paths, ``/ready``), so requests
+nobody authenticated never take a valid client's slot behind the same address (an Ingress
+controller, a NAT): nginx holds a refused request, and its slot, while it discards an unread
+body (up to ``lingering_time``), so one shared bucket let a client with no credentials lock out
+every valid client behind its address, and a ``return 403`` (rewrite phase, before
+``limit_conn``) let one address hold every worker connection. Authenticated requests are counted
+in a named location reached through ``try_files`` (after the access phase); refusals use
+``deny all`` (access phase, after ``limit_conn``). A failed authentication costs one salted
 SHA-1 (generated passwords, see :mod:`credentials`), and failed authentications are
 rate-limited per client address, so a wrong-password storm cannot starve real pushes (measured
 in ``bench/gateway.py``). ``limit_req`` runs in the preaccess phase, before ``auth_basic``, so it
@@ -56,11 +64,16 @@ _VERSION = re.compile(r"([0-9]+)\.([0-9]+)\.([0-9]+)", re.ASCII)
 AMBIGUOUS_PATH = r"^[^?]*(%|//|/\.)"
 # nginx 1.25.1 added the ``http2`` directive and deprecated ``listen ... http2``.
 HTTP2_DIRECTIVE_SINCE = (1, 25, 1)
+# Per client address: authenticated requests in one zone, every other request (failed or missing
+# credentials, refused paths, the open /ready) in another, so that requests nobody authenticated
+# can never take the slots of valid clients behind the same address (an Ingress controller, a NAT).
 CLIENT_ZONE = "gateway_client"
+UNAUTHENTICATED_ZONE = "gateway_unauthenticated"
 FAILED_AUTH_ZONE = "gateway_failed_auth"
 FAILED_AUTH_LOCATION = "@auth_failed"
-# A path under the (unused) document root that never exists: try_files falls through to =401.
-_NO_SUCH_FILE = "/.pyroscope-bundle-auth-failed"
+# A path under the (unused) document root that never exists: try_files falls through to its
+# last argument (=401 after a failed authentication, the named location after a valid one).
+_NO_SUCH_FILE = "/.pyroscope-bundle-no-such-file"
 # Per worker process; a proxied request holds two (client and upstream).
 WORKER_CONNECTIONS = 1024
 REALM = "Pyroscope"
@@ -208,13 +221,39 @@ def _methods(methods: tuple[str, ...]) -> list[str]:
     return [f"limit_except {' '.join(methods)} {{ deny all; }}"]
 
 
+def _authenticated(match: str, name: str, auth: list[str], forward: list[str], limit: int) -> list[str]:
+    """A location that only authenticates, and the named location it hands valid requests to.
+
+    ``limit_conn`` runs in the preaccess phase, before ``auth_basic``; applied in the
+    allow-listed location it would count requests with wrong or no credentials in the same
+    per-address bucket as valid ones, and nginx holds a refused request (and its slot) while it
+    discards an unread body, up to ``lingering_time`` (30 s): a client with no credentials
+    that sends a large ``Content-Length`` and trickles the body could fill the bucket of every
+    valid client behind its address. ``try_files`` runs after the access phase, so the named
+    location's ``limit_conn`` counts authenticated requests only (nginx applies ``limit_conn``
+    once per request, ``r->main->limit_conn_status`` in ``ngx_http_limit_conn_module.c``).
+    """
+    outer = _block(f"location {match}", [*auth, f"try_files {_NO_SUCH_FILE} {name};"])
+    return outer + _block(f"location {name}", [f"limit_conn {CLIENT_ZONE} {limit};", *forward])
+
+
+def _refused(settings: NginxSettings) -> list[str]:
+    """403 in the access phase (not ``return``, which answers before ``limit_conn``): every
+    refused request counts in its address's unauthenticated bucket while nginx discards its body."""
+    return [f"limit_conn {UNAUTHENTICATED_ZONE} {settings.connections_per_client};", "deny all;"]
+
+
+def _route_name(route: Route) -> str:
+    """The named location of an allow-listed route: ``@`` and the path, ``/`` and ``.`` as ``_``."""
+    return "@" + re.sub(r"[^A-Za-z0-9]+", "_", route.path).strip("_")
+
+
 def _route_location(settings: NginxSettings, route: Route, upstreams: _Upstreams) -> list[str]:
     timeout = settings.push_timeout_seconds if route.role == "push" else settings.query_timeout_seconds
     match = f"^~ {route.path}" if route.prefix else f"= {route.path}"
     target = upstreams.target[route.component]
     if route.grpc:
         body = [
-            *_auth(settings, route.role),
             *_methods(route.methods),
             *_headers(_tenant(settings, route.role), "grpc_set_header"),
             f"grpc_send_timeout {timeout}s;",
@@ -223,20 +262,20 @@ def _route_location(settings: NginxSettings, route: Route, upstreams: _Upstreams
         ]
     else:
         body = [
-            *_auth(settings, route.role),
             *_methods(route.methods),
             *_headers(_tenant(settings, route.role)),
             f"proxy_send_timeout {timeout}s;",
             f"proxy_read_timeout {timeout}s;",
             f"proxy_pass http://{target};",
         ]
-    return _block(f"location {match}", body)
+    return _authenticated(
+        match, _route_name(route), _auth(settings, route.role), body, settings.connections_per_client
+    )
 
 
 def _guards(settings: NginxSettings) -> list[str]:
     """What every server block starts with: per-client bounds, ambiguous paths, failed auth."""
     return [
-        f"limit_conn {CLIENT_ZONE} {settings.connections_per_client};",
         # Inherited by every location (none sets its own error_page); upstream 401s pass
         # through untouched (proxy_intercept_errors is off).
         f"error_page 401 = {FAILED_AUTH_LOCATION};",
@@ -252,7 +291,11 @@ def _failed_auth_location(settings: NginxSettings) -> list[str]:
     burst = f" burst={settings.failed_auth_burst}" if settings.failed_auth_burst else ""
     return _block(
         f"location {FAILED_AUTH_LOCATION}",
-        [f"limit_req zone={FAILED_AUTH_ZONE}{burst};", f"try_files {_NO_SUCH_FILE} =401;"],
+        [
+            f"limit_conn {UNAUTHENTICATED_ZONE} {settings.connections_per_client};",
+            f"limit_req zone={FAILED_AUTH_ZONE}{burst};",
+            f"try_files {_NO_SUCH_FILE} =401;",
+        ],
     )
 
 
@@ -283,6 +326,7 @@ def render_nginx_conf(settings: NginxSettings) -> str:
         *_block(
             f"location = {constants.PYROSCOPE_READY_PATH}",
             [
+                f"limit_conn {UNAUTHENTICATED_ZONE} {settings.connections_per_client};",
                 "auth_basic off;",
                 *_methods(("GET",)),
                 *_headers('""'),
@@ -296,23 +340,29 @@ def render_nginx_conf(settings: NginxSettings) -> str:
     # Pyroscope's /metrics (all tenants' series and service names) has one reader, Prometheus,
     # which scrapes the pods directly: refused here for every credential, the admin's included.
     metrics = constants.PYROSCOPE_METRICS_PATH
-    server += _block(f"location = {metrics}", ["return 403;"])
-    server += _block(f"location ^~ {metrics}/", ["return 403;"])
+    server += _block(f"location = {metrics}", _refused(settings))
+    server += _block(f"location ^~ {metrics}/", _refused(settings))
     if settings.admin:
         admin = [
-            *_auth(settings, "admin"),
             *_headers(_tenant(settings, "admin")),
             f"proxy_read_timeout {settings.query_timeout_seconds}s;",
         ]
-        for prefix, component in ADMIN_PREFIXES:
-            if upstreams.target[component] != upstreams.target["query-frontend"]:
-                server += _block(
-                    f"location ^~ {prefix}", [*admin, f"proxy_pass http://{upstreams.target[component]};"]
-                )
-        server += _block("location /", [*admin, f"proxy_pass http://{upstreams.target['query-frontend']};"])
+        admin_targets = [
+            (f"^~ {prefix}", component)
+            for prefix, component in ADMIN_PREFIXES
+            if upstreams.target[component] != upstreams.target["query-frontend"]
+        ]
+        for match, component in [*admin_targets, ("/", "query-frontend")]:
+            server += _authenticated(
+                match,
+                "@admin_" + component.replace("-", "_"),
+                _auth(settings, "admin"),
+                [*admin, f"proxy_pass http://{upstreams.target[component]};"],
+                settings.connections_per_client,
+            )
     else:
         # Not on the allow-list: refused before any credential is even checked.
-        server += _block("location /", ["return 403;"])
+        server += _block("location /", _refused(settings))
     server += _failed_auth_location(settings)
     servers = _block("server", server)
     if settings.grpc_listen is not None:
@@ -324,7 +374,7 @@ def render_nginx_conf(settings: NginxSettings) -> str:
         for route in ROUTES:
             if route.grpc:
                 grpc_server += _route_location(settings, route, upstreams)
-        grpc_server += _block("location /", ["return 403;"])
+        grpc_server += _block("location /", _refused(settings))
         grpc_server += _failed_auth_location(settings)
         servers += ["", *_block("server", grpc_server)]
 
@@ -340,6 +390,7 @@ def render_nginx_conf(settings: NginxSettings) -> str:
         f"uwsgi_temp_path {tmp}/uwsgi_temp;",
         f"scgi_temp_path {tmp}/scgi_temp;",
         f"limit_conn_zone $binary_remote_addr zone={CLIENT_ZONE}:1m;",
+        f"limit_conn_zone $binary_remote_addr zone={UNAUTHENTICATED_ZONE}:1m;",
         "limit_conn_status 429;",
         f"limit_req_zone $binary_remote_addr zone={FAILED_AUTH_ZONE}:1m "
         f"rate={settings.failed_auth_per_second}r/s;",
