@@ -895,6 +895,14 @@ NUMBERS: list[Case] = [
         "is not a whole number",
     ),
     (
+        # Silently ignored before: the user asked for an Ingress and got nothing exposed.
+        "docker-with-an-ingress",
+        {"server": {"kubernetes": {"ingress": {"enabled": True, "host": "p.example.com"}}}},
+        {},
+        "pyroscope:server.kubernetes.ingress.enabled",
+        "has no effect with pyroscope:server.backend docker",
+    ),
+    (
         "sample-rate-with-unit",
         {"target": EXTERNAL, "services": [svc(sampleRate="100hz")]},
         {},

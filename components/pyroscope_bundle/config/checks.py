@@ -94,6 +94,16 @@ def cross_check(config: BundleFields, project_root: Path | None = None) -> list[
                 [],
             )
         )
+    if ingress.enabled and server.enabled and server.backend == "docker":
+        problems.append(
+            Problem(
+                key_path("server", "kubernetes", "ingress", "enabled"),
+                "has no effect with pyroscope:server.backend docker (an Ingress is a Kubernetes "
+                "object: nothing would be exposed); remove it, or publish through the gateway with "
+                "pyroscope:server.docker.publishAddress (docs/local.md)",
+                True,
+            )
+        )
     if ingress.enabled and not ingress.host:
         problems.append(
             Problem(
