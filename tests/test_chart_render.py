@@ -262,6 +262,19 @@ def test_the_chart_is_found_in_helms_repository_cache(
     assert (tmp_path / "out" / "kubernetes" / NAMESPACE / "statefulset-pyroscope-metastore.yaml").exists()
 
 
+def test_a_chart_path_that_does_not_exist_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An explicit --chart that is not there is a mistake: exit 2 naming it, nothing written (it
+    used to render with the chart "NOT expanded" and exit 0)."""
+    out = tmp_path / "out"
+    missing = tmp_path / "pyroscope-2.2.1.tgz"
+    assert render_command(PROJECT_DIR, "staging", out, MICROSERVICES, [], chart=missing) == 2
+    err = capsys.readouterr().err
+    assert f"--chart: {missing}: no such file or directory" in err
+    assert "Traceback" not in err and not out.exists()
+
+
 def test_a_chart_of_another_version_is_refused(chart: Path, tmp_path: Path) -> None:
     unpacked = tmp_path / "chart"
     shutil.unpack_archive(chart, unpacked)

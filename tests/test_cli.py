@@ -76,6 +76,9 @@ def test_top_level_help_describes_the_tool():
         (("smoke", "--url", "pyroscope:4040"), "--url must be an http:// or https:// URL"),
         (("smoke", "--url", "http://127.0.0.1:9", "--user", "push"), "--user and --password-env go together"),
         (("smoke", "--url", "http://127.0.0.1:9", "--password", "x"), "unrecognized arguments: --password"),
+        (("smoke", "--url", "http://x:9", "--timeout", "-5"), "'-5' is not a number of seconds above 0"),
+        (("smoke", "--url", "http://x:9", "--timeout", "1m"), "'1m' is not a number of seconds, e.g. 60"),
+        (("smoke", "--url", "http://x:9", "--timeout", "nan"), "'nan' is not a number of seconds above 0"),
     ],
 )
 def test_usage_errors_exit_2_with_one_message(args, message, capsys):
@@ -119,6 +122,17 @@ def test_docs_outside_any_checkout_uses_the_package_checkout(tmp_path):
     assert result.returncode == 0, result.stderr
     assert str(PROJECT_DIR / "docs" / "configuration.md") in result.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_docs_refuses_a_project_dir_that_is_not_the_bundle(tmp_path, capsys):
+    """An explicit --project-dir elsewhere is refused, nothing written (it wrote <dir>/docs/)."""
+    assert cli.main(["docs", "--project-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"--project-dir {tmp_path}: is not a pyroscope-bundle checkout" in err
+    assert list(tmp_path.iterdir()) == []
+    checkout = _fake_checkout(tmp_path / "clone")
+    assert cli.main(["docs", "--project-dir", str(checkout)]) == 0
+    assert (checkout / "docs" / "configuration.md").is_file()
 
 
 def test_a_consumer_project_is_not_mistaken_for_the_bundle(tmp_path):

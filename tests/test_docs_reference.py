@@ -120,6 +120,9 @@ def test_intro_explains_setting_keys_and_unknown_keys() -> None:
 
 
 def test_docs_check_exits_1_when_stale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A checkout of the bundle (the command refuses any other directory).
+    (tmp_path / "Pulumi.yaml").write_text("name: pyroscope\nruntime: python\n")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "pyroscope-bundle"\nversion = "0"\n')
     assert cli_main(["docs", "--check", "--project-dir", str(tmp_path)]) == 1
     assert cli_main(["docs", "--project-dir", str(tmp_path)]) == 0
     assert cli_main(["docs", "--check", "--project-dir", str(tmp_path)]) == 0

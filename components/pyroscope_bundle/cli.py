@@ -191,6 +191,14 @@ def _run_review_command(args: argparse.Namespace) -> int:
         return diff_command(args.base, args.head, args.format)
     from pyroscope_bundle.docs_gen import docs_command
 
+    if args.project_dir is not None and not _is_checkout(args.project_dir.resolve()):
+        # Never write docs/configuration.md into a directory that is not the bundle's.
+        print(
+            f"error: --project-dir {args.project_dir}: is not a pyroscope-bundle checkout (it needs the "
+            "bundle's Pulumi.yaml and pyproject.toml); pass the clone's root",
+            file=sys.stderr,
+        )
+        return 2
     project_dir = args.project_dir or find_checkout()
     if project_dir is None:
         print(
@@ -236,10 +244,21 @@ def _add_smoke_command(commands: argparse._SubParsersAction[Any]) -> None:
     )
     smoke.add_argument(
         "--timeout",
-        type=float,
+        type=_positive_seconds,
         default=60.0,
         help="Seconds to wait for the pushed profile to become queryable (default: 60).",
     )
+
+
+def _positive_seconds(text: str) -> float:
+    """--timeout: a number of seconds above zero (a negative one would fail without waiting)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds, e.g. 60") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0, e.g. 60")
+    return seconds
 
 
 def _run_smoke_command(args: argparse.Namespace) -> int:

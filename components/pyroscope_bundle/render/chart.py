@@ -99,11 +99,13 @@ def helm_cache_dirs(env: Mapping[str, str] | None = None) -> list[Path]:
 def find_chart(chart: str, version: str, explicit: Path | None, env: Mapping[str, str] | None = None) -> Path:
     """The archive or directory to render: ``explicit`` (``--chart``) or Helm's cache.
 
-    Raises :class:`FileNotFoundError` naming every place looked at when there is none.
+    Raises :class:`FileNotFoundError` naming every place looked at when there is none (the
+    render then says the chart is not expanded), :class:`ChartError` when ``--chart`` names a
+    path that does not exist (a typo is the user's error, not a render without the chart).
     """
     if explicit is not None:
         if not explicit.exists():
-            raise FileNotFoundError(f"--chart {explicit}: no such file or directory")
+            raise ChartError(f"{explicit}: no such file or directory")
         return explicit
     looked = []
     for directory in helm_cache_dirs(env):
