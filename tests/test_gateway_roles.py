@@ -198,6 +198,41 @@ def test_ambiguous_paths_are_refused_even_for_the_admin(
     assert receiver.requests[before:] == []
 
 
+# What Grafana's Profiles Drilldown app calls through the datasource proxy with the read-only
+# credential (grafana/profiles-drilldown ``src/shared/infrastructure/http/ApiClient.ts`` and its
+# subclasses): reads of the tenant's own state. Its writes need the admin credential.
+DRILLDOWN_READS = [
+    "/settings.v1.SettingsService/Get",
+    "/settings.v1.RecordingRulesService/ListRecordingRules",
+    "/adhocprofiles.v1.AdHocProfileService/List",
+    "/capabilities.v1.FeatureFlagsService/GetFeatureFlags",
+]
+DRILLDOWN_WRITES = [
+    "/settings.v1.SettingsService/Set",
+    "/settings.v1.RecordingRulesService/UpsertRecordingRule",
+    "/settings.v1.RecordingRulesService/DeleteRecordingRule",
+    "/adhocprofiles.v1.AdHocProfileService/Upload",
+]
+
+
+def test_grafana_reads_its_tenants_settings_and_rules_but_never_writes_them(
+    gateway: Gateway, receiver: Receiver
+) -> None:
+    query = ("team-a", QUERY["team-a"])
+    before = len(receiver.requests)
+    for path in DRILLDOWN_READS:
+        assert call(gateway, "POST", path, query, {constants.TENANT_HEADER: "team-a|team-b"}) == 200, path
+    arrived = receiver.requests[before:]
+    assert [r.path for r in arrived] == DRILLDOWN_READS
+    # Pyroscope's query side reads "a|b" as a query over both tenants (dskit tenant.TenantIDs);
+    # the gateway sends only the authenticated one.
+    assert {r.headers["x-scope-orgid"] for r in arrived} == {"team-a"}
+    before = len(receiver.requests)
+    for path in DRILLDOWN_WRITES:
+        assert call(gateway, "POST", path, query) == 401, path
+    assert receiver.requests[before:] == []
+
+
 def test_a_tenants_credentials_never_open_another_tenant(gateway: Gateway, receiver: Receiver) -> None:
     push = constants.PYROSCOPE_PUSH_PATH
     query = constants.PYROSCOPE_LABEL_VALUES_PATH

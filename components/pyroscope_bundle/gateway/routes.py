@@ -76,8 +76,17 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("/pyroscope/render", "query", "query-frontend", ("GET",)),
     Route("/pyroscope/render-diff", "query", "query-frontend", ("GET",)),
     Route("/pyroscope/label-values", "query", "query-frontend", ("GET",)),
-    # Reads only: Set/Delete and recording rules change the tenant's state (admin credential).
+    # Reads only: Set/Delete and Upsert/DeleteRecordingRule change the tenant's state (admin
+    # credential). The Profiles Drilldown app lists the tenant's recording rules
+    # (``RecordingRulesApiClient``: ``ListRecordingRules``); served by tenant-settings
+    # (``RegisterTenantSettings`` in ``pkg/api/api.go``, ``api/settings/v1/recording_rules.proto``).
     *_service("settings.v1.SettingsService", ("Get",), "query", "tenant-settings"),
+    *_service(
+        "settings.v1.RecordingRulesService",
+        ("GetRecordingRule", "ListRecordingRules"),
+        "query",
+        "tenant-settings",
+    ),
     # Upload stores a profile in the tenant's bucket: admin credential.
     *_service("adhocprofiles.v1.AdHocProfileService", ("Get", "List", "Diff"), "query", "ad-hoc-profiles"),
 )
