@@ -1,0 +1,159 @@
+"""Attacks on the gateway's tenant isolation and allow-list, sent as raw bytes to REAL nginx
+(Debian's) running the generated config, with a recording receiver standing in for Pyroscope.
+
+Each request is written to the socket exactly as given (no client library normalises it), and
+what reached the upstream is observed: a forged tenant never arrives, a refused request never
+arrives, a smuggled request never arrives. docs/gateway.md lists these attempts and results.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+from collections.abc import Iterator
+
+import pytest
+from pyroscope_bundle import constants
+
+from tests.gateway_stack import UNLIMITED_FAILURES, Gateway, Receiver, running_gateway
+
+pytestmark = pytest.mark.slow
+
+PUSH = {"team-a": "push-a-" + "p" * 25, "team-b": "push-b-" + "q" * 25}
+QUERY = {"team-a": "query-a-" + "r" * 24, "team-b": "query-b-" + "s" * 24}
+ADMIN = "admin-" + "t" * 26
+LABEL_VALUES = constants.PYROSCOPE_LABEL_VALUES_PATH
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+QUERY_A = basic("team-a", QUERY["team-a"])
+
+
+def request(
+    path: str = LABEL_VALUES,
+    headers: str = "",
+    auth: str | None = QUERY_A,
+    method: str = "POST",
+    # The receiver answers LabelValues from a JSON body naming the label.
+    body: bytes = b'{"name": "service_name"}',
+) -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: x\r\n"
+    if auth is not None:
+        head += f"Authorization: {auth}\r\n"
+    head += f"{headers}Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    return head.encode() + body
+
+
+def send(gateway: Gateway, raw: bytes) -> list[int]:
+    """The raw bytes on one connection; the status of every response that came back."""
+    host, port = gateway.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(raw)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return [int(line.split()[1]) for line in answer.split(b"\r\n") if line.startswith(b"HTTP/1.")]
+
+
+@pytest.fixture(scope="module")
+def gateway(nginx: str, receiver: Receiver) -> Iterator[Gateway]:
+    with running_gateway(
+        nginx,
+        receiver.address,
+        PUSH,
+        multitenancy=True,
+        query_passwords=QUERY,
+        admin_password=ADMIN,
+        limits=UNLIMITED_FAILURES,
+    ) as gateway:
+        yield gateway
+
+
+FORGED_TENANTS = {
+    "another": "X-Scope-OrgID: team-b\r\n",
+    "two-headers": "X-Scope-OrgID: team-b\r\nX-Scope-OrgID: team-c\r\n",
+    "lower-case": "x-scope-orgid: team-b\r\n",
+    "federated": "X-Scope-OrgID: team-a|team-b\r\n",
+    "underscore": "X_Scope_OrgID: team-b\r\n",
+}
+
+
+@pytest.mark.parametrize("forged", FORGED_TENANTS.values(), ids=FORGED_TENANTS.keys())
+def test_a_forged_tenant_never_reaches_pyroscope(gateway: Gateway, receiver: Receiver, forged: str) -> None:
+    before = len(receiver.requests)
+    assert send(gateway, request(headers=forged)) == [200]
+    [arrived] = receiver.requests[before:]
+    assert arrived.headers["x-scope-orgid"] == "team-a"
+    assert "x_scope_orgid" not in arrived.headers and "authorization" not in arrived.headers
+
+
+REFUSED = {
+    "space-before-colon": (request(headers="X-Scope-OrgID : team-b\r\n"), 400),
+    "obs-fold": (request(headers="X-Foo: a\r\n X-Scope-OrgID: team-b\r\n"), 400),
+    "two-authorization": (request(headers=f"Authorization: {basic('team-b', QUERY['team-b'])}\r\n"), 400),
+    "other-tenants-name": (request(auth=basic("team-b", QUERY["team-a"])), 401),
+    "federated-user": (request(auth=basic("team-a|team-b", QUERY["team-a"])), 401),
+    "empty-password": (request(auth=basic("team-a", "")), 401),
+    "password-with-extra": (request(auth=basic("team-a", QUERY["team-a"] + ":x")), 401),
+    "push-password": (request(auth=basic("team-a", PUSH["team-a"])), 401),
+    "bearer": (request(auth="Bearer " + QUERY["team-a"]), 401),
+    "lower-case-method": (request(method="post"), 400),
+    "options": (request(method="OPTIONS"), 403),
+    "trace": (request(method="TRACE"), 405),
+    "encoded-traversal": (request(path="/querier.v1.QuerierService/%252e%252e/ops"), 400),
+    "nul": (request(path="/querier.v1.QuerierService/LabelValues%00"), 400),
+    "fragment-traversal": (request(path="/querier.v1.QuerierService/LabelValues#/../../ops"), 400),
+    "absolute-form": (
+        b"GET http://x/ops/object-store/tenants HTTP/1.1\r\nHost: y\r\n"
+        + f"Authorization: {QUERY_A}\r\nConnection: close\r\n\r\n".encode(),
+        401,
+    ),
+    "connect": (
+        f"CONNECT 127.0.0.1:4040 HTTP/1.1\r\nHost: x\r\nAuthorization: {QUERY_A}\r\n\r\n".encode(),
+        400,
+    ),
+    "cl-and-te": (
+        f"POST {LABEL_VALUES} HTTP/1.1\r\nHost: x\r\nAuthorization: {QUERY_A}\r\nContent-Length: 4\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        "GET /ops/object-store/tenants HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+        400,
+    ),
+    "bad-chunk-size": (
+        f"POST {LABEL_VALUES} HTTP/1.1\r\nHost: x\r\nAuthorization: {QUERY_A}\r\n"
+        "Transfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n".encode(),
+        400,
+    ),
+}
+
+
+@pytest.mark.parametrize(("raw", "status"), REFUSED.values(), ids=REFUSED.keys())
+def test_malformed_forged_or_smuggled_requests_are_refused_before_pyroscope(
+    gateway: Gateway, receiver: Receiver, raw: bytes, status: int
+) -> None:
+    before = len(receiver.requests)
+    assert send(gateway, raw)[0] == status
+    assert receiver.requests[before:] == []
+
+
+def test_a_request_hidden_in_a_chunked_body_or_an_upgrade_is_never_forwarded(
+    gateway: Gateway, receiver: Receiver
+) -> None:
+    hidden = (
+        f"POST {LABEL_VALUES} HTTP/1.1\r\nHost: x\r\nAuthorization: {QUERY_A}\r\n"
+        'Transfer-Encoding: chunked\r\n\r\n18\r\n{"name": "service_name"}\r\n0\r\n\r\n'
+        "GET /ops/object-store/tenants HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    ).encode()
+    upgrade = request(headers="Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n").replace(
+        b"Connection: close", b"Connection: Upgrade, HTTP2-Settings"
+    )
+    before = len(receiver.requests)
+    # The hidden request is at most the connection's second request, which nginx checks like any
+    # other (nothing reaches Pyroscope without the gateway's own checks).
+    assert send(gateway, hidden)[0] == 200
+    assert send(gateway, upgrade) == [200]
+    arrived = receiver.requests[before:]
+    assert [r.path for r in arrived] == [LABEL_VALUES, LABEL_VALUES]
+    assert all("upgrade" not in r.headers and r.body == b'{"name": "service_name"}' for r in arrived)
