@@ -1034,6 +1034,13 @@ def test_program_registers_nothing(project, config, secrets, path, fragment):
 
 STACK_FILES: list[tuple[str, str, str, str]] = [
     (
+        # The key's line lost its indentation: Pulumi reads it as pyroscope:backend.
+        "section-key-not-indented",
+        "config:\n  pyroscope:server:\n  backend: kubernetes\n",
+        "pyroscope:backend",
+        "is not a known key (is it pyroscope:server.backend, indented under pyroscope:server?)",
+    ),
+    (
         # The bundle's resources are registered in the AWS provider's region: a typo would render
         # fine and fail only at `pulumi up`.
         "aws-region-typo",

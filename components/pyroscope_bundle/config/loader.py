@@ -28,15 +28,7 @@ TOP_LEVEL_KEYS = STRUCTURED_KEYS + SECRET_KEYS
 
 def load_config(raw: Mapping[str, Any], stack: str, project_root: Path | None = None) -> BundleConfig:
     """Validate ``raw`` for ``stack``; raise :class:`ConfigError` listing every problem."""
-    problems = [
-        Problem(
-            key_path(key),
-            f"is not a known key; allowed: {', '.join(key_path(k) for k in TOP_LEVEL_KEYS)}",
-            has_value=False,
-        )
-        for key in sorted(raw)
-        if key not in TOP_LEVEL_KEYS
-    ]
+    problems = [_unknown_top_level(key) for key in sorted(raw) if key not in TOP_LEVEL_KEYS]
     data: dict[str, Any] = {"stack": stack, "authTokenSet": raw.get("authToken") is not None}
     for key in STRUCTURED_KEYS:
         if raw.get(key) is not None:
@@ -49,6 +41,20 @@ def load_config(raw: Mapping[str, Any], stack: str, project_root: Path | None = 
         return BundleConfig.model_validate(data, context={"project_root": project_root})
     except ValidationError as error:
         raise ConfigError(problems_of(error), services=services) from None
+
+
+def _unknown_top_level(key: str) -> Problem:
+    """An unknown ``pyroscope:<key>``; a key of a section (``pyroscope:backend``: a line that lost
+    its indentation under ``pyroscope:server``) says where it belongs."""
+    owners = [section for section in STRUCTURED_KEYS if key in _allowed_keys(section, [])]
+    hint = "".join(
+        f" (is it {key_path(section, key)}, indented under {key_path(section)}?)" for section in owners[:1]
+    )
+    return Problem(
+        key_path(key),
+        f"is not a known key{hint}; allowed: {', '.join(key_path(k) for k in TOP_LEVEL_KEYS)}",
+        has_value=False,
+    )
 
 
 def problems_of(error: ValidationError) -> list[Problem]:
