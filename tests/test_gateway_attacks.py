@@ -9,13 +9,19 @@ arrives, a smuggled request never arrives. docs/gateway.md lists these attempts 
 from __future__ import annotations
 
 import base64
+import concurrent.futures
+import shutil
 import socket
+import subprocess
 from collections.abc import Iterator
 
+import grpc
 import pytest
 from pyroscope_bundle import constants
+from pyroscope_bundle.gateway.routes import OTLP_GRPC_EXPORT_PATH
 
 from tests.gateway_stack import UNLIMITED_FAILURES, Gateway, Receiver, running_gateway
+from tests.test_gateway_roles import GrpcRecorder
 
 pytestmark = pytest.mark.slow
 
@@ -161,3 +167,92 @@ def test_a_request_hidden_in_a_chunked_body_or_an_upgrade_is_never_forwarded(
     arrived = receiver.requests[before:]
     assert [r.path for r in arrived] == [LABEL_VALUES, LABEL_VALUES]
     assert all("upgrade" not in r.headers and r.body == b'{"name": "service_name"}' for r in arrived)
+
+
+# --- the OTLP gRPC (HTTP/2) listener -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def grpc_upstream() -> Iterator[tuple[str, GrpcRecorder]]:
+    """A gRPC server that records every method called and the metadata it arrived with."""
+    recorder = GrpcRecorder()
+    server = grpc.server(concurrent.futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers((recorder,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}", recorder
+    finally:
+        server.stop(grace=None)
+
+
+GRPC_OTHER_METHODS = [
+    "/querier.v1.QuerierService/LabelValues",
+    "/grpc.health.v1.Health/Check",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    "/push.v1.PusherService/Push",
+    OTLP_GRPC_EXPORT_PATH + "/",
+]
+RAW_H2_PATHS = [
+    OTLP_GRPC_EXPORT_PATH + "%2f..%2f..%2fquerier.v1.QuerierService/LabelValues",
+    OTLP_GRPC_EXPORT_PATH + "/../../querier.v1.QuerierService/LabelValues",
+    "/" + OTLP_GRPC_EXPORT_PATH,
+]
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl sends raw HTTP/2 paths")
+def test_the_grpc_listener_passes_export_with_the_gateways_tenant_and_nothing_else(
+    nginx: str, grpc_upstream: tuple[str, GrpcRecorder]
+) -> None:
+    address, recorder = grpc_upstream
+    push_a = ("team-a", PUSH["team-a"])
+    with running_gateway(
+        nginx, address, PUSH, multitenancy=True, query_passwords=QUERY, grpc=True
+    ) as gateway:
+        assert gateway.grpc_address is not None
+        forged = [("x-scope-orgid", "team-b"), ("x-scope-orgid", "team-a|team-b")]
+        assert _call(gateway.grpc_address, OTLP_GRPC_EXPORT_PATH, push_a, forged) == grpc.StatusCode.OK
+        assert recorder.calls[-1][1]["x-scope-orgid"] == "team-a"
+        calls = len(recorder.calls)
+        for method in GRPC_OTHER_METHODS:
+            assert _call(gateway.grpc_address, method, push_a) == grpc.StatusCode.PERMISSION_DENIED, method
+        # Raw HTTP/2 paths (curl sends them as given): refused before any location.
+        for path in RAW_H2_PATHS:
+            status = subprocess.run(
+                [
+                    "curl",
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--http2-prior-knowledge",
+                    "--path-as-is",
+                    "-u",
+                    ":".join(push_a),
+                    "-H",
+                    "content-type: application/grpc",
+                    "--data-binary",
+                    "",
+                    f"http://{gateway.grpc_address}{path}",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=10,
+            ).stdout
+            assert status == "400", (path, status)
+        assert len(recorder.calls) == calls
+
+
+def _call(
+    address: str, method: str, credential: tuple[str, str], extra: list[tuple[str, str]] | None = None
+) -> grpc.StatusCode:
+    metadata = [("authorization", basic(*credential)), *(extra or [])]
+    with grpc.insecure_channel(address) as channel:
+        stub = channel.unary_unary(method, request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        try:
+            stub(b"", metadata=metadata, timeout=10)
+        except grpc.RpcError as error:
+            return error.code()  # type: ignore[no-any-return, unused-ignore]
+    return grpc.StatusCode.OK
