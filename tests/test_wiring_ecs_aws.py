@@ -9,14 +9,15 @@ from typing import Any
 import boto3
 import botocore.session
 import pytest
+import yaml
 from botocore.validate import ParamValidator
 from moto import mock_aws
 from pulumi.runtime import rpc
 from pyroscope_bundle.render.writer import ecs_register_request
 
-from tests.harness import STACKS, deploy_with
+from tests.harness import PROJECT_DIR, STACKS, deploy_with
 
-REGION = "us-east-1"  # the render's mocked ARNs use this region and moto's default account
+REGION = "us-east-1"  # the program's mocked ARNs without aws:region, and moto's default account
 TOKEN = "glc_moto_token_0123456789"
 
 
@@ -69,34 +70,60 @@ def _resolve_value_from(secrets_manager: Any, value_from: str) -> str:
     return str(json.loads(secret_string)[json_key])
 
 
+def stack_region(stack: str) -> str:
+    """The stack file's aws:region: where its task definitions and secret live."""
+    config = yaml.safe_load((PROJECT_DIR / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return str(config.get("aws:region") or REGION)
+
+
+def test_rendered_arns_name_the_stacks_region(rendered):
+    """The render shows the region `pulumi up` deploys to (the stack's aws:region), not the
+    mocks' default: a reviewer reads the valueFrom ARN the tasks will resolve."""
+    for stack in ("staging", "production"):
+        region = stack_region(stack)
+        assert region != REGION
+        for name, request in rendered_requests(rendered):
+            if not name.startswith(f"{stack}/"):
+                continue
+            arns = [
+                secret["valueFrom"]
+                for container in request["containerDefinitions"]
+                for secret in container.get("secrets", [])
+            ]
+            assert arns and all(arn.startswith(f"arn:aws:secretsmanager:{region}:") for arn in arns), arns
+        outputs = json.loads((rendered[stack] / "outputs.json").read_text())
+        assert outputs["profilerSecretArn"].startswith(f"arn:aws:secretsmanager:{region}:")
+
+
 def test_rendered_stacks_register_in_moto(rendered):
     """Every rendered request (as written by `pyroscope-bundle render`) is accepted by ECS."""
+    for stack in STACKS:
+        _register_in_moto(rendered, stack)
+
+
+def _register_in_moto(rendered: dict[str, Path], stack: str) -> None:
+    region = stack_region(stack)
     with mock_aws():
-        ecs = boto3.client("ecs", region_name=REGION)
-        iam = boto3.client("iam", region_name=REGION)
-        secrets_manager = boto3.client("secretsmanager", region_name=REGION)
-        for stack in STACKS:
-            resources = json.loads((rendered[stack] / "resources.json").read_text())["resources"]
-            requests = [
-                request for name, request in rendered_requests(rendered) if name.startswith(f"{stack}/")
-            ]
-            for resource in resources:
-                if resource["type"] == "aws:secretsmanager/secret:Secret":
-                    created = secrets_manager.create_secret(
-                        Name=resource["inputs"]["name"], SecretString=json.dumps({"password": TOKEN})
-                    )
-                    name = resource["inputs"]["name"]
-                    rendered_arn = f"arn:aws:secretsmanager:{REGION}:123456789012:secret:{name}-AbCdEf"
-                    requests = [
-                        json.loads(json.dumps(r).replace(rendered_arn, created["ARN"])) for r in requests
-                    ]
-            _create_roles(iam, requests)
-            for request in requests:
-                registered = ecs.register_task_definition(**request)["taskDefinition"]
-                assert registered["family"] == request["family"]
-                for container in registered["containerDefinitions"]:
-                    for secret in container.get("secrets", []):
-                        assert _resolve_value_from(secrets_manager, secret["valueFrom"]) == TOKEN
+        ecs = boto3.client("ecs", region_name=region)
+        iam = boto3.client("iam", region_name=region)
+        secrets_manager = boto3.client("secretsmanager", region_name=region)
+        resources = json.loads((rendered[stack] / "resources.json").read_text())["resources"]
+        requests = [request for name, request in rendered_requests(rendered) if name.startswith(f"{stack}/")]
+        for resource in resources:
+            if resource["type"] == "aws:secretsmanager/secret:Secret":
+                created = secrets_manager.create_secret(
+                    Name=resource["inputs"]["name"], SecretString=json.dumps({"password": TOKEN})
+                )
+                name = resource["inputs"]["name"]
+                rendered_arn = f"arn:aws:secretsmanager:{region}:123456789012:secret:{name}-AbCdEf"
+                requests = [json.loads(json.dumps(r).replace(rendered_arn, created["ARN"])) for r in requests]
+        _create_roles(iam, requests)
+        for request in requests:
+            registered = ecs.register_task_definition(**request)["taskDefinition"]
+            assert registered["family"] == request["family"]
+            for container in registered["containerDefinitions"]:
+                for secret in container.get("secrets", []):
+                    assert _resolve_value_from(secrets_manager, secret["valueFrom"]) == TOKEN
 
 
 def test_secret_policy_role_and_task_definition_work_together_in_moto():

@@ -47,7 +47,8 @@ def run_stack(
     Helm's cache); bad config or a wrong chart raises :class:`RenderError`."""
     from pyroscope_bundle.program import main
 
-    monitor = RecordingMonitor(BundleMocks())
+    region = config.values.get("aws:region")
+    monitor = RecordingMonitor(BundleMocks(region=region if isinstance(region, str) else None))
     expander = ChartExpander(monitor.recording, chart)
     monitor.on_record = expander.on_record
     try:

@@ -86,17 +86,21 @@ def placeholder(kind: str, name: str) -> str:
 class BundleMocks(Mocks):
     """Computed outputs shaped like the real providers' (ARNs, names, generated passwords)."""
 
-    def __init__(self) -> None:
+    def __init__(self, region: str | None = None) -> None:
         # Every secret value these mocks made up: the render redacts them value by value.
         self.generated_secrets: list[str] = []
+        # The AWS provider's region (the stack's aws:region): regional ARNs name it, as AWS would.
+        self.region = region or FAKE_REGION
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         state: dict[str, Any] = dict(args.inputs)
         name = args.name
         token = args.typ
         physical_name = state.get("name") if isinstance(state.get("name"), str) else name
+        # A resource's own region input (pulumi-aws 7) wins over the provider's.
+        region = state["region"] if isinstance(state.get("region"), str) and state["region"] else self.region
         if token == "aws:secretsmanager/secret:Secret":
-            arn = f"arn:aws:secretsmanager:{FAKE_REGION}:{FAKE_ACCOUNT_ID}:secret:{physical_name}-AbCdEf"
+            arn = f"arn:aws:secretsmanager:{region}:{FAKE_ACCOUNT_ID}:secret:{physical_name}-AbCdEf"
             state.update(arn=arn, name=physical_name)
             return arn, state
         if token == "aws:iam/role:Role":
@@ -108,12 +112,10 @@ class BundleMocks(Mocks):
             state.update(arn=f"arn:aws:s3:::{bucket}", bucket=bucket)
         elif token == "aws:ecs/taskDefinition:TaskDefinition":
             family = state.get("family", name)
-            state.update(
-                arn=f"arn:aws:ecs:{FAKE_REGION}:{FAKE_ACCOUNT_ID}:task-definition/{family}:1", revision=1
-            )
+            state.update(arn=f"arn:aws:ecs:{region}:{FAKE_ACCOUNT_ID}:task-definition/{family}:1", revision=1)
         elif token.startswith("aws:"):
             service = token.split(":")[1].split("/")[0]
-            state.setdefault("arn", f"arn:aws:{service}:{FAKE_REGION}:{FAKE_ACCOUNT_ID}:{physical_name}")
+            state.setdefault("arn", f"arn:aws:{service}:{region}:{FAKE_ACCOUNT_ID}:{physical_name}")
         elif token in (
             "random:index/randomPassword:RandomPassword",
             "random:index/randomString:RandomString",
@@ -137,7 +139,7 @@ class BundleMocks(Mocks):
                 "userId": "render",
             }, []
         if args.token in ("aws:index/getRegion:getRegion",):
-            return {"name": FAKE_REGION, "region": FAKE_REGION, "id": FAKE_REGION}, []
+            return {"name": self.region, "region": self.region, "id": self.region}, []
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         return {}, []
