@@ -121,6 +121,11 @@ REFUSED = {
         + f"Authorization: {QUERY_A}\r\nConnection: close\r\n\r\n".encode(),
         401,
     ),
+    # A second "HTTP/1.x" in the request line: Go would read the path up to the first space.
+    "space-in-request-line": (
+        request(path="/querier.v1.QuerierService/x HTTP/1.0 /ops/object-store/tenants"),
+        400,
+    ),
     "connect": (
         f"CONNECT 127.0.0.1:4040 HTTP/1.1\r\nHost: x\r\nAuthorization: {QUERY_A}\r\n\r\n".encode(),
         400,
