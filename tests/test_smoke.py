@@ -4,6 +4,8 @@ nginx gateway + receiver stack (a receiver, not a real Pyroscope: see docs/gatew
 from __future__ import annotations
 
 import io
+import re
+import shlex
 from collections.abc import Iterator
 
 import pytest
@@ -33,6 +35,7 @@ from tests.gateway_stack import (
     running_gateway,
     running_receiver,
 )
+from tests.harness import PROJECT_DIR
 
 PASSWORD = "smoke-password"
 QUERY_PASSWORD = "smoke-read-only-password-0123456789"
@@ -218,3 +221,52 @@ def test_smoke_reports_a_gateway_whose_server_is_down(
     with running_gateway(nginx, dead_upstream, {"team-a": PASSWORD}, multitenancy=True) as gateway:
         assert smoke(gateway, monkeypatch, PASSWORD) == 1
     assert "readiness check failed: HTTP 502" in capsys.readouterr().err
+
+
+def readme_smoke_gate() -> tuple[dict[str, str], str]:
+    """README "Real deployments" step 5: the exported variables (stack output each reads) and
+    the smoke arguments, as a user pastes them."""
+    text = (PROJECT_DIR / "README.md").read_text()
+    step = text.split("5. Gate the rollout", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    exports = dict(re.findall(r'export (\w+)="\$\(pulumi stack output (\w+) --show-secrets\)"', step))
+    command = " ".join(line.strip().rstrip("\\") for line in step.splitlines() if "export" not in line)
+    return exports, command
+
+
+@pytest.mark.slow
+def test_the_readmes_smoke_gate_passes_through_the_gateway(
+    stack: tuple[Gateway, Receiver], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's command, verbatim but for the stack outputs, works against a gateway: push
+    with the push password, read back with the read-only one (it used to pass only the push one,
+    which the gateway refuses for reads)."""
+    gateway, _ = stack
+    exports, command = readme_smoke_gate()
+    outputs = {"gatewayPassword": PASSWORD, "gatewayQueryPassword": QUERY_PASSWORD}
+    assert set(exports.values()) == set(outputs)
+    for variable, output in exports.items():
+        monkeypatch.setenv(variable, outputs[output])
+    placeholders = {"<gateway URL>": gateway.url, '"$(pulumi stack output gatewayUser)"': "team-a"}
+    for placeholder, value in placeholders.items():
+        assert placeholder in command
+        command = command.replace(placeholder, value)
+    argv = shlex.split(command)
+    assert argv[:2] == ["pyroscope-bundle", "smoke"]
+    substituted = argv[1:]
+    assert main(substituted) == 0
+
+
+def test_every_documented_gateway_smoke_reads_back_with_the_read_only_password() -> None:
+    """A smoke command with a push password (--password-env) in the docs also names the read-only
+    one: behind the gateway the push credential cannot read."""
+    documents = [PROJECT_DIR / "README.md", *(PROJECT_DIR / "docs").glob("*.md")]
+    commands = []
+    for path in documents:
+        joined = path.read_text().replace("\\\n", " ")
+        commands += [(path.name, line) for line in joined.splitlines() if "smoke --url" in line]
+    authenticated = [(name, line) for name, line in commands if "--password-env" in line]
+    assert len(authenticated) >= 4
+    missing = [
+        f"{name}: {line.strip()}" for name, line in authenticated if "--query-password-env" not in line
+    ]
+    assert not missing, "\n".join(missing)
