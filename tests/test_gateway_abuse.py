@@ -235,3 +235,38 @@ def test_refused_paths_count_in_their_address_bound(small_gateway: Gateway, path
     finally:
         for sock in held:
             sock.close()
+
+
+def _held_open_by_slow_headers(gateway: Gateway, source: str, within: float) -> bool:
+    """Send half a request line and nothing more: is the connection still open ``within`` s later?"""
+    host, port = gateway.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=within + 5, source_address=(source, 0)) as sock:
+        sock.sendall(b"POST " + constants.PYROSCOPE_PUSH_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\n")
+        sock.settimeout(within)
+        try:
+            while sock.recv(4096):
+                pass  # nginx may answer 408 before it closes; the close is what counts
+        except TimeoutError:
+            return True
+        except ConnectionResetError:
+            return False
+        return False
+
+
+def test_slow_header_clients_are_cut_off_after_the_header_timeout(nginx: str, receiver: Receiver) -> None:
+    """A client that never finishes its headers holds a worker connection before any
+    per-address limit counts it (slowloris): the header timeout closes it; without the
+    directive nginx keeps it for its default 60 s."""
+    with running_gateway(
+        nginx, receiver.address, PUSH, multitenancy=True, limits={"header_timeout_seconds": 1}
+    ) as gateway:
+        assert not _held_open_by_slow_headers(gateway, STORM, within=4)
+    with running_gateway(
+        nginx,
+        receiver.address,
+        PUSH,
+        multitenancy=True,
+        edit=lambda conf: conf.replace("client_header_timeout 1s;", ""),
+        limits={"header_timeout_seconds": 1},
+    ) as gateway:
+        assert _held_open_by_slow_headers(gateway, STORM, within=4)

@@ -63,6 +63,9 @@ INGRESS_NGINX_READ_TIMEOUT_ANNOTATION: Final = "nginx.ingress.kubernetes.io/prox
 GATEWAY_CONNECTIONS_PER_CLIENT: Final = 256
 GATEWAY_FAILED_AUTH_PER_SECOND: Final = 10
 GATEWAY_FAILED_AUTH_BURST: Final = 20
+# Seconds a gateway client may take to send its request headers (nginx: 60): slow-header
+# clients hold a connection before any per-address limit counts them.
+GATEWAY_HEADER_TIMEOUT_SECONDS: Final = 10
 GATEWAY_UID: Final = 101
 # On Kubernetes the gateway runs as a high uid that no host account has (checkov CKV_K8S_40);
 # nginx-unprivileged needs no particular uid: it writes only to its /tmp emptyDir.

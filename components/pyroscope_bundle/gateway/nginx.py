@@ -108,6 +108,11 @@ class NginxSettings:
     # Pyroscope refuses profiles over 4 MiB uncompressed by default; a push carries several.
     max_body_size: str = constants.GATEWAY_MAX_BODY_SIZE
     push_timeout_seconds: int = 60
+    # How long a client may take to send its request headers (nginx's default is 60 s): a
+    # client that trickles headers holds a worker connection before any per-address limit can
+    # count it, so a short bound is what limits slow-header (slowloris) clients. Agents and
+    # Grafana send their headers at once.
+    header_timeout_seconds: int = constants.GATEWAY_HEADER_TIMEOUT_SECONDS
     # Wide-range flame graph queries can take minutes on a busy server.
     query_timeout_seconds: int = constants.GATEWAY_QUERY_TIMEOUT_SECONDS
     # The nginx that runs this config (the image tag; tests pass Debian's): decides the
@@ -282,6 +287,9 @@ def _guards(settings: NginxSettings) -> list[str]:
         f"client_max_body_size {settings.max_body_size};",
         "client_body_buffer_size 1m;",
         f"client_body_timeout {settings.push_timeout_seconds}s;",
+        f"client_header_timeout {settings.header_timeout_seconds}s;",
+        # A timed-out client's socket is reset at once instead of lingering in FIN_WAIT.
+        "reset_timedout_connection on;",
         f'if ($request_uri ~ "{AMBIGUOUS_PATH}") {{ return 400; }}',
     ]
 
