@@ -1095,6 +1095,21 @@ def test_a_stack_file_that_is_not_utf8_is_refused(project, tmp_path, capsys):
     assert status == 2 and "is not UTF-8 text" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("ciphertext", ['""', "null", "[]"])
+def test_a_secure_value_without_ciphertext_is_refused(project, tmp_path, capsys, ciphertext):
+    """`secure:` with nothing in it rendered as a set secret; Pulumi cannot decrypt it."""
+    (project / "stacks" / "Pulumi.empty.yaml").write_text(
+        f"config:\n  pyroscope:authToken:\n    secure: {ciphertext}\n"
+    )
+    out = tmp_path / "out"
+    status = render_command(project, "empty", out, [], [])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "pyroscope:authToken: `secure:` holds no ciphertext" in err
+    assert "pulumi config set --secret authToken" in err
+    assert "Traceback" not in err and not out.exists()
+
+
 def test_other_providers_namespaces_are_fine(project, tmp_path, capsys):
     text = "config:\n" + "".join(
         f"  {namespace}:setting: x\n" for namespace in ("aws", "kubernetes", "docker", "grafana", "random")

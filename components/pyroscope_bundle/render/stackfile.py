@@ -105,6 +105,12 @@ def read_stack_file(project_dir: Path, stack: str) -> StackConfig:
 
 def _replace_secure(value: Any, key: str, atoms: SecretAtoms) -> tuple[Any, bool]:
     if isinstance(value, dict) and set(value) == {"secure"}:
+        if not isinstance(value["secure"], str) or not value["secure"].strip():
+            # Pulumi fails to decrypt it at `pulumi up`; the render would take it as set.
+            raise StackFileError(
+                f"{key}: `secure:` holds no ciphertext; set the value with "
+                f"`pulumi config set --secret {key.split(':', 1)[-1]} ...`"
+            )
         ciphertext = str(value["secure"])
         placeholder = secure_placeholder(key, ciphertext)
         atoms.add(placeholder, public_fingerprint(ciphertext))
