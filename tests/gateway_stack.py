@@ -313,6 +313,7 @@ def running_gateway(
     htpasswd: Mapping[str, str] | None = None,
     edit: Callable[[str], str] | None = None,
     limits: Mapping[str, int] | None = None,
+    trusted_proxies: tuple[str, ...] = (),
 ) -> Iterator[Gateway]:
     """nginx with the generated config, as an unprivileged user when the tests run as root.
 
@@ -322,7 +323,8 @@ def running_gateway(
     password arguments are not used; an ``admin`` file switches the admin credential on).
     ``edit``: changes the generated config (a test showing what a directive is for).
     ``limits``: :class:`NginxSettings` abuse bounds other than the stack's defaults
-    (``failed_auth_per_second``, ...).
+    (``failed_auth_per_second``, ...); ``trusted_proxies``: networks whose X-Forwarded-For
+    names the client.
     """
     directory = Path(tempfile.mkdtemp(prefix="pyroscope-gateway-"))
     directory.chmod(0o755)
@@ -349,6 +351,7 @@ def running_gateway(
         access_log=str(directory / "access.log"),
         worker_processes=worker_processes,
         nginx_version=nginx_version(nginx),
+        trusted_proxies=trusted_proxies,
         **dict(limits or {}),  # type: ignore[arg-type]
     )
     config = render_nginx_conf(settings)

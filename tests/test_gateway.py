@@ -399,3 +399,34 @@ def test_nginx_settings_refuse_limits_nginx_would_not_take() -> None:
     # Burst 0: failures beyond the rate are refused at once, none wait.
     conf = render_nginx_conf(NginxSettings(upstream="pyroscope:4040", failed_auth_burst=0))
     assert "limit_req zone=gateway_failed_auth;" in conf
+
+
+def test_trusted_proxies_reach_nginx_on_both_backends_and_nothing_changes_without_them() -> None:
+    proxies = {"trustedProxies": ["10.0.0.0/8", "fd00::/8"]}
+    kubernetes = _deploy("kubernetes", {"gateway": proxies})
+    conf = kubernetes.one("kubernetes:core/v1:ConfigMap").inputs["data"]["nginx.conf"]
+    docker = _deploy("docker", {"gateway": proxies})
+    (container,) = docker.of_type("docker:index/container:Container")
+    uploads = {u["file"]: u.get("content") for u in container.inputs["uploads"]}
+    realip = [
+        "set_real_ip_from 10.0.0.0/8;",
+        "set_real_ip_from fd00::/8;",
+        "real_ip_header X-Forwarded-For;",
+        "real_ip_recursive on;",
+    ]
+    for rendered in (conf, uploads[f"{constants.GATEWAY_CONFIG_DIR}/nginx.conf"]):
+        lines = [line.strip() for line in rendered.splitlines()]
+        # In the http block, before the zones keyed on the (then real) client address.
+        start = lines.index(realip[0])
+        assert lines[start : start + 4] == realip
+        assert start < lines.index("limit_conn_zone $binary_remote_addr zone=gateway_client:1m;")
+    default = _deploy("kubernetes", {}).one("kubernetes:core/v1:ConfigMap").inputs["data"]["nginx.conf"]
+    assert "real_ip" not in default
+
+
+@pytest.mark.parametrize(
+    "proxy", ["0.0.0.0/0", "::/0", "10.0.0.1/8", "10.0.0.0/8; allow all", "fe80::1%eth0"]
+)
+def test_nginx_settings_refuse_a_trusted_proxy_that_is_no_narrow_network(proxy: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"gateway trusted_proxies[1] {proxy!r}")):
+        render_nginx_conf(NginxSettings(upstream="pyroscope:4040", trusted_proxies=("10.0.0.0/8", proxy)))

@@ -12,7 +12,7 @@ import concurrent.futures
 import http.client
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import grpc
@@ -40,13 +40,21 @@ class Answer:
     seconds: float
 
 
-def push(gateway: Gateway, credential: tuple[str, str] | None, source: str = LEGIT) -> Answer:
-    """One push (a fresh connection from ``source``); its status, challenge and duration."""
+def push(
+    gateway: Gateway,
+    credential: tuple[str, str] | None,
+    source: str = LEGIT,
+    forwarded_for: str | None = None,
+) -> Answer:
+    """One push (a fresh connection from ``source``, with ``forwarded_for`` as its
+    X-Forwarded-For); its status, challenge and duration."""
     host, port = gateway.url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=30, source_address=(source, 0))
     headers = {"Content-Type": "application/proto"}
     if credential is not None:
         headers["Authorization"] = "Basic " + base64.b64encode(":".join(credential).encode()).decode()
+    if forwarded_for is not None:
+        headers["X-Forwarded-For"] = forwarded_for
     started = time.monotonic()
     try:
         connection.request("POST", constants.PYROSCOPE_PUSH_PATH, body=b"", headers=headers)
@@ -57,10 +65,17 @@ def push(gateway: Gateway, credential: tuple[str, str] | None, source: str = LEG
         connection.close()
 
 
-def storm(gateway: Gateway, count: int, source: str = STORM) -> list[Answer]:
-    """``count`` wrong-password pushes at once from ``source``."""
+def storm(
+    gateway: Gateway, count: int, source: str = STORM, forwarded_for: Callable[[int], str] | None = None
+) -> list[Answer]:
+    """``count`` wrong-password pushes at once from ``source``, the i-th with X-Forwarded-For
+    ``forwarded_for(i)`` when given."""
+
+    def one(index: int) -> Answer:
+        return push(gateway, WRONG, source, forwarded_for(index) if forwarded_for else None)
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(lambda _: push(gateway, WRONG, source), range(count)))
+        return list(pool.map(one, range(count)))
 
 
 @pytest.fixture
@@ -130,6 +145,78 @@ def test_another_address_keeps_its_own_bucket(gateway: Gateway) -> None:
     assert answer.seconds < 0.5
     # A request without credentials (a browser's first try) gets the challenge too.
     assert push(gateway, None, LEGIT).www_authenticate == f'Basic realm="{REALM}"'
+
+
+# --- behind a proxy: X-Forwarded-For only from server.gateway.trustedProxies ---------------------
+
+PROXY = "127.0.0.2"  # an Ingress controller's pod, trusted
+UNTRUSTED = "127.0.0.3"  # anyone else who can reach the gateway
+# Documentation addresses (RFC 5737) as the external clients the proxy names.
+STORMING_CLIENT, OTHER_CLIENT = "203.0.113.7", "198.51.100.9"
+# An IPv6 entry too: nginx must accept every form the config model lets through.
+TRUSTED = (f"{PROXY}/32", "fd00::/8")
+# A slow rate: a storm's bucket stays full (429 at once) while the other client tries.
+SLOW_BURST = 1
+SLOW = {"failed_auth_per_second": 2, "failed_auth_burst": SLOW_BURST}
+
+
+def _without_real_ip(config: str) -> str:
+    """The same config without the realip directives (what the tests show they are for)."""
+    return "\n".join(line for line in config.splitlines() if "real_ip" not in line) + "\n"
+
+
+def _storm_then_other_client(gateway: Gateway) -> tuple[list[Answer], Answer]:
+    """A storm through the trusted proxy as one external client and, while its bucket is full,
+    one failure of another client behind the same proxy."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as background:
+        running = background.submit(storm, gateway, 40, PROXY, lambda _: STORMING_CLIENT)
+        time.sleep(0.1)  # the storm's bucket is full now
+        # What a proxy appends: the client's own (forged) header first, its address last.
+        other = push(gateway, WRONG, PROXY, f"10.9.9.9, {OTHER_CLIENT}")
+        return running.result(), other
+
+
+@pytest.mark.parametrize("directives", [True, False], ids=["realip", "without-the-directives"])
+def test_clients_behind_a_trusted_proxy_get_their_own_failure_buckets(
+    nginx: str, receiver: Receiver, directives: bool
+) -> None:
+    edit = None if directives else _without_real_ip
+    with running_gateway(
+        nginx, receiver.address, PUSH, multitenancy=True, limits=SLOW, trusted_proxies=TRUSTED, edit=edit
+    ) as gateway:
+        assert ("set_real_ip_from 127.0.0.2/32;" in gateway.config) is directives
+        stormed, other = _storm_then_other_client(gateway)
+        log = (gateway.directory / "access.log").read_text()
+        logged = {line.split(" ", 1)[0] for line in log.splitlines()}
+    assert 429 in {answer.status for answer in stormed}
+    if directives:
+        # The other client's mistyped password is answered at once with the challenge.
+        assert other.status == 401 and other.www_authenticate == f'Basic realm="{REALM}"', other
+        assert other.seconds < 0.5, other
+        assert logged == {STORMING_CLIENT, OTHER_CLIENT}, "the access log names the clients"
+    else:
+        # One shared bucket: the storm refuses everyone behind the proxy.
+        assert other.status == 429, other
+        assert logged == {PROXY}
+
+
+def test_x_forwarded_for_from_an_untrusted_address_is_ignored(nginx: str, receiver: Receiver) -> None:
+    with running_gateway(
+        nginx, receiver.address, PUSH, multitenancy=True, limits=SLOW, trusted_proxies=TRUSTED
+    ) as gateway:
+        # Every request claims another client: it still counts as the one address it comes from.
+        stormed = storm(gateway, 30, UNTRUSTED, lambda i: f"203.0.113.{i + 1}")
+        statuses = sorted(answer.status for answer in stormed)
+        assert statuses.count(429) >= 30 - SLOW_BURST - 2, statuses
+        # The proxy's clients keep their own buckets meanwhile.
+        assert push(gateway, WRONG, PROXY, OTHER_CLIENT).status == 401
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(gateway: Gateway) -> None:
+    assert "real_ip" not in gateway.config
+    stormed = storm(gateway, 30, STORM, lambda i: f"203.0.113.{i + 1}")
+    statuses = sorted(answer.status for answer in stormed)
+    assert statuses.count(429) >= 30 - BURST - 2, statuses
 
 
 def _grpc_export(address: str, credential: tuple[str, str]) -> grpc.StatusCode:

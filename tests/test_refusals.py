@@ -925,6 +925,27 @@ NUMBERS: list[Case] = [
     ),
 ]
 
+# server.gateway.trustedProxies: nginx set_real_ip_from networks, where X-Forwarded-For is believed.
+TRUSTED = "pyroscope:server.gateway.trustedProxies"
+
+
+def proxies(*values: Any) -> dict[str, Any]:
+    return {"server": {"gateway": {"trustedProxies": list(values)}}}
+
+
+NETWORKS: list[Case] = [
+    # Any client could then choose the address its limits are counted by.
+    ("everything-ipv4", proxies("10.0.0.0/8", "0.0.0.0/0"), {}, f"{TRUSTED}[1]", "trusts every address"),
+    ("everything-ipv6", proxies("::/0"), {}, f"{TRUSTED}[0]", "trusts every address"),
+    ("host-bits", proxies("10.1.2.3/8"), {}, f"{TRUSTED}[0]", "with no host bits set"),
+    ("not-a-network", proxies("ingress-nginx"), {}, f"{TRUSTED}[0]", "use an IPv4 or IPv6 network"),
+    ("prefix-too-long", proxies("10.0.0.0/33"), {}, f"{TRUSTED}[0]", "is not a proxy network"),
+    ("newline", proxies("10.0.0.0/8\n"), {}, f"{TRUSTED}[0]", "is not a proxy network"),
+    ("ipv6-zone", proxies("fe80::1%eth0"), {}, f"{TRUSTED}[0]", "is not a proxy network"),
+    ("number", proxies(10), {}, f"{TRUSTED}[0]", "is not a proxy network"),
+    ("not-a-list", {"server": {"gateway": {"trustedProxies": "10.0.0.0/8"}}}, {}, TRUSTED, "list"),
+]
+
 CATEGORIES: dict[str, list[Case]] = {
     "newline": NEWLINES,
     "free-text": FREE_TEXT,
@@ -932,6 +953,7 @@ CATEGORIES: dict[str, list[Case]] = {
     "collision": COLLISIONS,
     "wiring": WIRING,
     "numbers": NUMBERS,
+    "networks": NETWORKS,
 }
 CASES = [(f"{category}/{case[0]}", *case[1:]) for category, cases in CATEGORIES.items() for case in cases]
 PARAMS = pytest.mark.parametrize(
@@ -1242,6 +1264,12 @@ def test_valid_values_of_the_new_validators_are_accepted(project):
         project,
     )
     assert config.server.kubernetes.ingress.host == "*.profiles.example.com"
+
+
+def test_trusted_proxies_accept_ipv4_and_ipv6_networks_and_single_addresses(project):
+    config = load_config(proxies("10.0.0.0/8", "192.168.4.17", "fd00::/8", "2001:db8::1"), "test", project)
+    expected = ["10.0.0.0/8", "192.168.4.17/32", "fd00::/8", "2001:db8::1/128"]
+    assert config.server.gateway.trusted_proxies == expected
 
 
 def test_every_category_has_cases_and_ids_are_unique():

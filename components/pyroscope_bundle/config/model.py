@@ -44,6 +44,7 @@ from pyroscope_bundle.config.types import (
     SizeField,
     StackName,
     TenantId,
+    TrustedProxy,
     Version,
     parse_duration,
     parse_size,
@@ -351,6 +352,17 @@ class Gateway(Model):
     limits: GatewayLimits = Field(
         default_factory=GatewayLimits,
         description="Per-client bounds on connections and failed authentications.",
+    )
+    trusted_proxies: list[TrustedProxy] = Field(
+        default_factory=list,
+        max_length=64,
+        description=(
+            "Networks of the proxies in front of the gateway (an Ingress controller's pods, a load "
+            "balancer), as CIDRs. From them the gateway takes the client address from "
+            "X-Forwarded-For, so every client behind the proxy gets its own limits; from anywhere "
+            "else the header is ignored. Empty (default): X-Forwarded-For is never trusted and "
+            "clients behind a proxy share its address's limits. Never 0.0.0.0/0 or ::/0."
+        ),
     )
 
 

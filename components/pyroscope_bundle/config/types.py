@@ -6,6 +6,7 @@ duration; use e.g. 15d, 360h"); the loader prefixes the key path and the offendi
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -141,6 +142,25 @@ def check_ipv4(value: Any) -> str:
     if not match or any(int(octet) > 255 for octet in match.groups()):
         raise ValueError("is not an IPv4 address; use 127.0.0.1 (this host only) or 0.0.0.0 (all)")
     return value
+
+
+def check_trusted_proxy(value: Any) -> str:
+    """A proxy network whose X-Forwarded-For the gateway believes (nginx ``set_real_ip_from``):
+    one IPv4 or IPv6 address or network with no host bits set. Everything (0.0.0.0/0, ::/0) is
+    refused: any client could then choose the address its limits are counted by."""
+    allowed = (
+        "use an IPv4 or IPv6 network such as 10.0.0.0/8 or fd00::/8 (or one address) with no host bits set"
+    )
+    try:
+        network = ipaddress.ip_network(value, strict=True) if isinstance(value, str) else None
+    except ValueError:
+        network = None
+    # A zone (fe80::1%eth0) is no network nginx's set_real_ip_from accepts.
+    if network is None or "%" in str(network):
+        raise ValueError(f"is not a proxy network; {allowed}")
+    if network.prefixlen == 0:
+        raise ValueError(f"trusts every address, so any client could choose its own; {allowed}")
+    return str(network)
 
 
 def _has_space_or_control(value: str) -> bool:
@@ -447,6 +467,7 @@ DnsLabel = Annotated[str, BeforeValidator(check_dns_label)]
 HttpUrl = Annotated[str, BeforeValidator(check_url)]
 Version = Annotated[str, BeforeValidator(check_version)]
 IPv4 = Annotated[str, BeforeValidator(check_ipv4)]
+TrustedProxy = Annotated[str, BeforeValidator(check_trusted_proxy)]
 DockerName = Annotated[str, BeforeValidator(check_docker_name)]
 DockerNetworkName = Annotated[str, BeforeValidator(check_docker_network)]
 EcsUnits = Annotated[str, BeforeValidator(check_ecs_units)]

@@ -46,6 +46,8 @@ class GatewaySettings:
     connections_per_client: int = constants.GATEWAY_CONNECTIONS_PER_CLIENT
     failed_auth_per_second: int = constants.GATEWAY_FAILED_AUTH_PER_SECOND
     failed_auth_burst: int = constants.GATEWAY_FAILED_AUTH_BURST
+    # Proxy networks whose X-Forwarded-For names the client (server.gateway.trustedProxies).
+    trusted_proxies: tuple[str, ...] = ()
 
 
 def gateway_replicas(configured: int | None, protect: bool) -> int:
@@ -77,6 +79,7 @@ def gateway_settings(server: Server, stack: str, *, probe: bool = False) -> Gate
         connections_per_client=server.gateway.limits.connections_per_client,
         failed_auth_per_second=server.gateway.limits.failed_auth_per_second,
         failed_auth_burst=server.gateway.limits.failed_auth_burst,
+        trusted_proxies=tuple(server.gateway.trusted_proxies),
     )
 
 

@@ -44,6 +44,7 @@ def kubernetes_nginx_settings(
         connections_per_client=settings.connections_per_client,
         failed_auth_per_second=settings.failed_auth_per_second,
         failed_auth_burst=settings.failed_auth_burst,
+        trusted_proxies=settings.trusted_proxies,
     )
 
 

@@ -51,6 +51,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pyroscope_bundle import constants
+from pyroscope_bundle.config.types import check_trusted_proxy
 from pyroscope_bundle.gateway.routes import ADMIN_PREFIXES, COMPONENTS, ROUTES, Component, Role, Route
 
 # host:port with a DNS name or an IPv4 address: nothing that could close a directive.
@@ -125,6 +126,9 @@ class NginxSettings:
     # (delayed to that rate) before the rest get 429 at once.
     failed_auth_per_second: int = constants.GATEWAY_FAILED_AUTH_PER_SECOND
     failed_auth_burst: int = constants.GATEWAY_FAILED_AUTH_BURST
+    # Proxy networks (CIDRs) whose X-Forwarded-For names the client: every per-address limit
+    # then counts the client behind the proxy. Empty: the connection's address, always.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 def validate_settings(settings: NginxSettings) -> None:
@@ -152,6 +156,11 @@ def validate_settings(settings: NginxSettings) -> None:
             raise ValueError(f"gateway {name} {getattr(settings, name)} must be at least 1")
     if settings.failed_auth_burst < 0:
         raise ValueError(f"gateway failed_auth_burst {settings.failed_auth_burst} must be at least 0")
+    for index, proxy in enumerate(settings.trusted_proxies):
+        try:
+            check_trusted_proxy(proxy)
+        except ValueError as error:
+            raise ValueError(f"gateway trusted_proxies[{index}] {proxy!r} {error}") from None
 
 
 def _version(text: str) -> tuple[int, int, int]:
@@ -307,6 +316,20 @@ def _failed_auth_location(settings: NginxSettings) -> list[str]:
     )
 
 
+def _real_ip(settings: NginxSettings) -> list[str]:
+    """The client address behind trusted proxies (ngx_http_realip_module, in Debian's nginx and
+    the nginx-unprivileged image): ``$binary_remote_addr``, which every limit zone is keyed on,
+    becomes the right-most X-Forwarded-For address that is not a trusted proxy. A header from
+    any other address is ignored, so no client can choose the address it is counted by."""
+    if not settings.trusted_proxies:
+        return []
+    return [
+        *(f"set_real_ip_from {proxy};" for proxy in settings.trusted_proxies),
+        "real_ip_header X-Forwarded-For;",
+        "real_ip_recursive on;",
+    ]
+
+
 def _listen(address: str, *, http2: bool, version: tuple[int, int, int]) -> list[str]:
     if not http2:
         return [f"listen {address};"]
@@ -397,6 +420,7 @@ def render_nginx_conf(settings: NginxSettings) -> str:
         f"fastcgi_temp_path {tmp}/fastcgi_temp;",
         f"uwsgi_temp_path {tmp}/uwsgi_temp;",
         f"scgi_temp_path {tmp}/scgi_temp;",
+        *_real_ip(settings),
         f"limit_conn_zone $binary_remote_addr zone={CLIENT_ZONE}:1m;",
         f"limit_conn_zone $binary_remote_addr zone={UNAUTHENTICATED_ZONE}:1m;",
         "limit_conn_status 429;",
