@@ -14,8 +14,12 @@ if TYPE_CHECKING:
     from pyroscope_bundle.config.bundle import BundleConfig
 
 
-def bundle_config(value: Any, component: str, instead: str) -> BundleConfig | None:
-    """``value`` if it is a whole ``BundleConfig`` (warned about), else None."""
+def bundle_config(value: Any, component: str, instead: str, *, depth: int = 0) -> BundleConfig | None:
+    """``value`` if it is a whole ``BundleConfig`` (warned about), else None.
+
+    ``depth``: how many helper frames stand between the component's ``__init__`` and this call
+    (the warning points at the caller of the component).
+    """
     from pyroscope_bundle.config.bundle import BundleConfig
 
     if not isinstance(value, BundleConfig):
@@ -24,6 +28,6 @@ def bundle_config(value: Any, component: str, instead: str) -> BundleConfig | No
         f"{component}(name, config: BundleConfig, ...) is deprecated: pass {instead} "
         "(removed in 1.0; see CHANGELOG.md)",
         DeprecationWarning,
-        stacklevel=3,
+        stacklevel=3 + depth,
     )
     return value

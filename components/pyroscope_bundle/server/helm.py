@@ -26,7 +26,6 @@ from pyroscope_bundle.config import BundleConfig, ConfigError
 from pyroscope_bundle.config.environment import provider_region, region_problem, resolve_region
 from pyroscope_bundle.config.model import Server
 from pyroscope_bundle.config.routing import Routes
-from pyroscope_bundle.deprecation import bundle_config
 from pyroscope_bundle.endpoints import ServerDeployment, server_endpoints
 from pyroscope_bundle.gateway.routes import COMPONENTS, Component
 from pyroscope_bundle.naming import child_name
@@ -35,7 +34,6 @@ from pyroscope_bundle.server import k8s_manifests as manifests
 from pyroscope_bundle.server.k8s_common import (
     DEFAULT_NAME,
     KubernetesServerArgs,
-    claim_namespace,
     data_options,
     deploy_gateway,
     gateway_outputs,
@@ -45,6 +43,7 @@ from pyroscope_bundle.server.k8s_common import (
     pyroscope_peers,
     register_front,
     register_namespace,
+    server_component_args,
 )
 from pyroscope_bundle.server.pyroscope_config import pyroscope_config
 
@@ -302,13 +301,7 @@ class HelmPyroscope(BundleComponent):
         # Imported here: the single-binary mode needs no AWS SDK (importing it costs seconds).
         from pulumi_aws import iam, s3
 
-        config = bundle_config(args, "HelmPyroscope", "KubernetesServerArgs (kubernetes_server_args)")
-        if config is not None:
-            # The old signature: (name, config, routes, opts).
-            routes: Any = opts
-            args = kubernetes_server_args(config, routes)
-            opts = deprecated[0] if deprecated else None
-        claim_namespace(f"HelmPyroscope {name}", args.server)
+        args, opts = server_component_args("HelmPyroscope", name, args, opts, deprecated)
         super().__init__(name, opts)
         server = args.server
         routes = args.routes

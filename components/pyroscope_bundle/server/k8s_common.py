@@ -21,6 +21,7 @@ from pyroscope_bundle import kube_manifests as kube
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.config.model import Server
 from pyroscope_bundle.config.routing import Routes
+from pyroscope_bundle.deprecation import bundle_config
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.gateway.common import GatewayDeployment
 from pyroscope_bundle.gateway.routes import Component
@@ -63,6 +64,24 @@ def kubernetes_server_args(config: BundleConfig, routes: Routes) -> KubernetesSe
         clients=tuple(manifests.client_peers(config)),
         probe=config.probe_enabled,
     )
+
+
+def server_component_args(
+    component: str,
+    name: str,
+    args: KubernetesServerArgs | BundleConfig,
+    opts: Any,
+    deprecated: tuple[Any, ...],
+) -> tuple[KubernetesServerArgs, pulumi.ResourceOptions | None]:
+    """A Kubernetes server component's arguments and options, from the current signature
+    ``(name, args, opts)`` or the deprecated ``(name, config, routes, opts)`` (warned about);
+    then the component's claim on its namespace, before it registers anything."""
+    config = bundle_config(args, component, "KubernetesServerArgs (kubernetes_server_args)", depth=1)
+    if config is not None:
+        args, opts = kubernetes_server_args(config, opts), (deprecated[0] if deprecated else None)
+    assert isinstance(args, KubernetesServerArgs)
+    claim_namespace(f"{component} {name}", args.server)
+    return args, opts
 
 
 def claim_namespace(owner: str, server: Server) -> None:

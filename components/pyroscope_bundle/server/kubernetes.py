@@ -21,13 +21,11 @@ from pyroscope_bundle import kube_manifests as kube
 from pyroscope_bundle.component import BundleComponent
 from pyroscope_bundle.config import BundleConfig
 from pyroscope_bundle.config.routing import Routes
-from pyroscope_bundle.deprecation import bundle_config
 from pyroscope_bundle.endpoints import ServerDeployment, server_endpoints
 from pyroscope_bundle.server import k8s_manifests as manifests
 from pyroscope_bundle.server.k8s_common import (
     DEFAULT_NAME,
     KubernetesServerArgs,
-    claim_namespace,
     data_options,
     deploy_gateway,
     gateway_outputs,
@@ -37,6 +35,7 @@ from pyroscope_bundle.server.k8s_common import (
     pyroscope_peers,
     register_front,
     register_namespace,
+    server_component_args,
 )
 from pyroscope_bundle.server.pyroscope_config import pyroscope_config_yaml
 
@@ -64,13 +63,7 @@ class KubernetesPyroscope(BundleComponent):
         opts: pulumi.ResourceOptions | None = None,
         *deprecated: Any,
     ) -> None:
-        config = bundle_config(args, "KubernetesPyroscope", "KubernetesServerArgs (kubernetes_server_args)")
-        if config is not None:
-            # The old signature: (name, config, routes, opts).
-            routes: Any = opts
-            args = kubernetes_server_args(config, routes)
-            opts = deprecated[0] if deprecated else None
-        claim_namespace(f"KubernetesPyroscope {name}", args.server)
+        args, opts = server_component_args("KubernetesPyroscope", name, args, opts, deprecated)
         super().__init__(name, opts)
         server = args.server
         routes = args.routes
