@@ -399,3 +399,25 @@ def running_gateway(
             process.wait()
         stderr.close()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+# The credentials of the role tests' gateway: two tenants' push and query users and the admin.
+ROLE_PUSH: Mapping[str, str] = {"team-a": "push-a-" + "p" * 25, "team-b": "push-b-" + "q" * 25}
+ROLE_QUERY: Mapping[str, str] = {"team-a": "query-a-" + "r" * 24, "team-b": "query-b-" + "s" * 24}
+ROLE_ADMIN = "admin-" + "t" * 26
+
+
+@contextlib.contextmanager
+def role_gateway(nginx: str, upstream: str, *, admin: bool = True) -> Iterator[Gateway]:
+    """A multi-tenant gateway with every role's credentials (:data:`ROLE_PUSH`, ...) and failed
+    authentications not rate-limited (the allow-list is what is under test, not the limits)."""
+    with running_gateway(
+        nginx,
+        upstream,
+        ROLE_PUSH,
+        multitenancy=True,
+        query_passwords=ROLE_QUERY,
+        admin_password=ROLE_ADMIN if admin else None,
+        limits=UNLIMITED_FAILURES,
+    ) as gateway:
+        yield gateway

@@ -20,14 +20,20 @@ import pytest
 from pyroscope_bundle import constants
 from pyroscope_bundle.gateway.routes import OTLP_GRPC_EXPORT_PATH
 
-from tests.gateway_stack import UNLIMITED_FAILURES, Gateway, Receiver, running_gateway
+from tests.gateway_stack import (
+    ROLE_ADMIN,
+    ROLE_PUSH,
+    ROLE_QUERY,
+    Gateway,
+    Receiver,
+    role_gateway,
+    running_gateway,
+)
 from tests.test_gateway_roles import GrpcRecorder
 
 pytestmark = pytest.mark.slow
 
-PUSH = {"team-a": "push-a-" + "p" * 25, "team-b": "push-b-" + "q" * 25}
-QUERY = {"team-a": "query-a-" + "r" * 24, "team-b": "query-b-" + "s" * 24}
-ADMIN = "admin-" + "t" * 26
+PUSH, QUERY, ADMIN = ROLE_PUSH, ROLE_QUERY, ROLE_ADMIN
 LABEL_VALUES = constants.PYROSCOPE_LABEL_VALUES_PATH
 
 
@@ -70,15 +76,7 @@ def send(gateway: Gateway, raw: bytes) -> list[int]:
 
 @pytest.fixture(scope="module")
 def gateway(nginx: str, receiver: Receiver) -> Iterator[Gateway]:
-    with running_gateway(
-        nginx,
-        receiver.address,
-        PUSH,
-        multitenancy=True,
-        query_passwords=QUERY,
-        admin_password=ADMIN,
-        limits=UNLIMITED_FAILURES,
-    ) as gateway:
+    with role_gateway(nginx, receiver.address) as gateway:
         yield gateway
 
 

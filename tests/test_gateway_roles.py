@@ -18,13 +18,20 @@ import pytest
 from pyroscope_bundle import constants
 from pyroscope_bundle.gateway.routes import COMPONENTS, OTLP_GRPC_EXPORT_PATH, ROUTES, Route
 
-from tests.gateway_stack import UNLIMITED_FAILURES, Gateway, Receiver, running_gateway, running_receiver
+from tests.gateway_stack import (
+    ROLE_ADMIN,
+    ROLE_PUSH,
+    ROLE_QUERY,
+    Gateway,
+    Receiver,
+    role_gateway,
+    running_gateway,
+    running_receiver,
+)
 
 pytestmark = pytest.mark.slow
 
-PUSH = {"team-a": "push-a-" + "p" * 25, "team-b": "push-b-" + "q" * 25}
-QUERY = {"team-a": "query-a-" + "r" * 24, "team-b": "query-b-" + "s" * 24}
-ADMIN = "admin-" + "t" * 26
+PUSH, QUERY, ADMIN = ROLE_PUSH, ROLE_QUERY, ROLE_ADMIN
 
 # Routes with no tenant check, admin pages, write APIs the read-only role must not reach, and
 # internal services: nothing a push or query credential may reach.
@@ -107,23 +114,13 @@ def call(
 
 @pytest.fixture(scope="module")
 def gateway(nginx: str, receiver: Receiver) -> Iterator[Gateway]:
-    with running_gateway(
-        nginx,
-        receiver.address,
-        PUSH,
-        multitenancy=True,
-        query_passwords=QUERY,
-        admin_password=ADMIN,
-        limits=UNLIMITED_FAILURES,
-    ) as gateway:
+    with role_gateway(nginx, receiver.address) as gateway:
         yield gateway
 
 
 @pytest.fixture(scope="module")
 def no_admin_gateway(nginx: str, receiver: Receiver) -> Iterator[Gateway]:
-    with running_gateway(
-        nginx, receiver.address, PUSH, multitenancy=True, query_passwords=QUERY, limits=UNLIMITED_FAILURES
-    ) as gateway:
+    with role_gateway(nginx, receiver.address, admin=False) as gateway:
         yield gateway
 
 
