@@ -9,10 +9,9 @@ program never register the same URN.
 
 from __future__ import annotations
 
-import weakref
-from typing import Any
-
 import pulumi
+
+from pyroscope_bundle.run_state import run_state
 
 
 def child_name(component: str, default: str, legacy: str) -> str:
@@ -22,20 +21,11 @@ def child_name(component: str, default: str, legacy: str) -> str:
 
 # --- names only one component of a program may hold -----------------------------------------------
 
-# Per program run, keyed by the run's resource monitor (as stack_key does): (kind, value) -> owner.
-_CLAIMS: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], str]] = weakref.WeakKeyDictionary()
-_UNWEAKABLE: dict[int, tuple[Any, dict[tuple[str, str], str]]] = {}
-
 
 def _claims() -> dict[tuple[str, str], str]:
-    monitor = pulumi.runtime.settings.get_monitor()
-    try:
-        return _CLAIMS.setdefault(monitor, {})
-    except TypeError:  # a monitor that takes no weak reference
-        entry = _UNWEAKABLE.get(id(monitor))
-        if entry is None or entry[0] is not monitor:
-            entry = _UNWEAKABLE[id(monitor)] = (monitor, {})
-        return entry[1]
+    """This program run's claims: (kind, value) -> owner."""
+    claims: dict[tuple[str, str], str] = run_state().setdefault("claims", {})
+    return claims
 
 
 def claim(owner: str, setting: str, kind: str, value: str) -> None:

@@ -16,36 +16,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import weakref
-from typing import Any
 
 import pulumi
+
+from pyroscope_bundle.run_state import run_state
 
 RESOURCE_NAME = "pyroscope-stack-key"
 KEY_LENGTH = 64
 
-# One key per program run, keyed by the run's resource monitor (a new one per run or mocked test).
-_KEYS: weakref.WeakKeyDictionary[Any, pulumi.Output[str]] = weakref.WeakKeyDictionary()
-_UNWEAKABLE: dict[int, tuple[Any, pulumi.Output[str]]] = {}
-
 
 def stack_key() -> pulumi.Output[str]:
     """This stack's key (a secret Output), registering its ``RandomPassword`` on first use."""
-    monitor = pulumi.runtime.settings.get_monitor()
-    try:
-        found = _KEYS.get(monitor)
-    except TypeError:  # a monitor that takes no weak reference
-        entry = _UNWEAKABLE.get(id(monitor))
-        found = entry[1] if entry is not None and entry[0] is monitor else None
+    state = run_state()
+    found: pulumi.Output[str] | None = state.get(RESOURCE_NAME)
     if found is not None:
         return found
     import pulumi_random as random
 
     key = pulumi.Output.secret(random.RandomPassword(RESOURCE_NAME, length=KEY_LENGTH, special=False).result)
-    try:
-        _KEYS[monitor] = key
-    except TypeError:
-        _UNWEAKABLE[id(monitor)] = (monitor, key)
+    state[RESOURCE_NAME] = key
     return key
 
 
