@@ -12,6 +12,8 @@ from pyroscope_bundle import constants
 from pyroscope_bundle.config.model import Server
 from pyroscope_bundle.endpoints import Endpoint
 from pyroscope_bundle.gateway.credentials import GatewayCredentials, GatewayUser, gateway_users
+from pyroscope_bundle.gateway.nginx import NginxSettings
+from pyroscope_bundle.gateway.routes import Component
 from pyroscope_bundle.placement import image_ref, pod_placement
 
 GATEWAY_COMPONENT = "gateway"
@@ -162,3 +164,27 @@ class GatewayDeployment:
         if self.credentials.admin is None:
             return None
         return self._endpoint(self.credentials.admin, published=published, tenant=False)
+
+
+def nginx_settings(
+    settings: GatewaySettings,
+    upstream: str,
+    *,
+    resolver: str | None = None,
+    component_upstreams: Mapping[Component, str] | None = None,
+) -> NginxSettings:
+    """The nginx.conf settings every backend takes from the gateway section (roles, version,
+    abuse bounds, trusted proxies); the arguments are what differs per backend: Docker
+    re-resolves its upstream through ``resolver``, microservices route to ``component_upstreams``."""
+    return NginxSettings(
+        upstream=upstream,
+        component_upstreams=dict(component_upstreams or {}),
+        resolver=resolver,
+        multitenancy=settings.multitenancy,
+        admin=settings.admin,
+        nginx_version=settings.version,
+        connections_per_client=settings.connections_per_client,
+        failed_auth_per_second=settings.failed_auth_per_second,
+        failed_auth_burst=settings.failed_auth_burst,
+        trusted_proxies=settings.trusted_proxies,
+    )

@@ -15,7 +15,7 @@ import pulumi
 
 from pyroscope_bundle import constants, docker_options
 from pyroscope_bundle.component import BundleComponent
-from pyroscope_bundle.gateway.common import GatewayDeployment, GatewaySettings
+from pyroscope_bundle.gateway.common import GatewayDeployment, GatewaySettings, nginx_settings
 from pyroscope_bundle.gateway.credentials import GatewayCredentials
 from pyroscope_bundle.gateway.nginx import NginxSettings, render_nginx_conf
 from pyroscope_bundle.gateway.routes import Role
@@ -27,17 +27,7 @@ GATEWAY_MEMORY_MB = 128
 
 
 def docker_nginx_settings(settings: GatewaySettings, upstream: str) -> NginxSettings:
-    return NginxSettings(
-        upstream=upstream,
-        multitenancy=settings.multitenancy,
-        admin=settings.admin,
-        resolver=DOCKER_DNS,
-        nginx_version=settings.version,
-        connections_per_client=settings.connections_per_client,
-        failed_auth_per_second=settings.failed_auth_per_second,
-        failed_auth_burst=settings.failed_auth_burst,
-        trusted_proxies=settings.trusted_proxies,
-    )
+    return nginx_settings(settings, upstream, resolver=DOCKER_DNS)
 
 
 def gateway_container_name(settings: GatewaySettings) -> str:

@@ -18,7 +18,7 @@ import pulumi
 from pyroscope_bundle import constants
 from pyroscope_bundle.addresses import in_cluster_url
 from pyroscope_bundle.component import BundleComponent
-from pyroscope_bundle.gateway.common import GatewayDeployment, GatewaySettings, gateway_labels
+from pyroscope_bundle.gateway.common import GatewayDeployment, GatewaySettings, gateway_labels, nginx_settings
 from pyroscope_bundle.gateway.credentials import GatewayCredentials
 from pyroscope_bundle.gateway.nginx import NginxSettings, render_nginx_conf
 from pyroscope_bundle.gateway.routes import Component
@@ -35,17 +35,7 @@ def kubernetes_nginx_settings(
     settings: GatewaySettings, upstream: str, component_upstreams: Mapping[Component, str] | None = None
 ) -> NginxSettings:
     # A Service's ClusterIP is stable: resolve it once, keep upstream connections alive.
-    return NginxSettings(
-        upstream=upstream,
-        component_upstreams=dict(component_upstreams or {}),
-        multitenancy=settings.multitenancy,
-        admin=settings.admin,
-        nginx_version=settings.version,
-        connections_per_client=settings.connections_per_client,
-        failed_auth_per_second=settings.failed_auth_per_second,
-        failed_auth_burst=settings.failed_auth_burst,
-        trusted_proxies=settings.trusted_proxies,
-    )
+    return nginx_settings(settings, upstream, component_upstreams=component_upstreams)
 
 
 def common_labels(name: str) -> dict[str, str]:
